@@ -1,0 +1,54 @@
+// One flat config for the workspace. Module boundaries are enforced on two axes of Nx tags
+// (type:* and scope:*); vendor SDKs are confined to the file trees of their adapter or sink.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import nx from '@nx/eslint-plugin';
+
+const vendorSdks = ['@azure/service-bus', '@azure/storage-blob', '@azure/identity', 'amqplib', 'rhea'];
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', '**/.surge/**', '**/coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts', '**/*.mjs'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            // contracts are the shared language: they depend on nothing of ours
+            { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [], bannedExternalImports: [...vendorSdks, 'fastify', 'pino', 'prom-client'] },
+            { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: [...vendorSdks, 'fastify'] },
+            { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:contracts', 'type:util'], bannedExternalImports: ['fastify'] },
+            { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature'], bannedExternalImports: [...vendorSdks, 'fastify'] },
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature'], bannedExternalImports: ['fastify'] },
+            // apps never import apps; they wire libs together
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'], bannedExternalImports: vendorSdks },
+            { sourceTag: 'type:bench', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'] },
+          ],
+        },
+      ],
+    },
+  },
+  // Vendor SDKs: only inside their own adapter or sink folder (and the test harness that runs their peers).
+  {
+    files: ['**/*.ts'],
+    ignores: ['libs/queue-adapters/src/rabbitmq/**', 'libs/queue-adapters/src/servicebus/**', 'libs/results/src/blob/**', 'libs/testing/**', 'bench/**'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: vendorSdks.map((name) => ({ name, message: `${name} is imported only inside its adapter or sink` })) }],
+    },
+  },
+  // One typed configuration module per app is the only reader of process.env.
+  {
+    files: ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts'],
+    ignores: ['**/config.ts', '**/*.test.ts', 'libs/testing/**'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read process.env only in the app\'s config.ts' }],
+    },
+  },
+);

@@ -1,0 +1,54 @@
+import type { Clock } from './clock.ts';
+
+/**
+ * A token bucket: tokens accrue at `rate` per second up to `capacity`. Taking a whole batch at once
+ * keeps sends batched, and a capacity of one batch means a stall (slow confirms, a broker restart)
+ * is never "caught up" with a burst: the rate over any window stays at or below the requested one.
+ */
+export class TokenBucket {
+  private readonly rate: number;
+  private readonly capacity: number;
+  private readonly clock: Clock;
+  private tokens: number;
+  private last: number;
+
+  constructor(options: { rate: number; capacity: number; clock: Clock }) {
+    if (!(options.rate > 0)) throw new RangeError('rate must be > 0');
+    if (!(options.capacity >= 1)) throw new RangeError('capacity must be >= 1');
+    this.rate = options.rate;
+    this.capacity = options.capacity;
+    this.clock = options.clock;
+    this.tokens = options.capacity;
+    this.last = options.clock.now();
+  }
+
+  /** Waits until `n` tokens are there and takes them. Resolves false (taking nothing) if `signal` aborts first. */
+  async take(n: number, signal?: AbortSignal): Promise<boolean> {
+    if (n > this.capacity) throw new RangeError(`cannot take ${n} tokens from a bucket of ${this.capacity}`);
+    for (;;) {
+      if (signal?.aborted) return false;
+      this.refill();
+      if (this.tokens >= n) {
+        this.tokens -= n;
+        return true;
+      }
+      // Timers may fire early or late; the next refill measures the real elapsed time, so the rate stays exact.
+      await this.clock.sleep(Math.max(1, ((n - this.tokens) / this.rate) * 1000), signal);
+    }
+  }
+
+  private refill(): void {
+    const now = this.clock.now();
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+  }
+}
+
+/**
+ * Messages per batch for a rate-limited load: at most `batchSize`, and at most ~100 ms worth of the
+ * rate, so a slow load sends small batches often instead of one large burst now and then.
+ */
+export function batchSizeForRate(batchSize: number, rate: number | undefined): number {
+  if (rate === undefined) return batchSize;
+  return Math.max(1, Math.min(batchSize, Math.floor(rate / 10)));
+}

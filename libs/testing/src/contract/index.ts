@@ -1,0 +1,1 @@
+export { runQueueContractSuite, body, type ContractTarget } from './suite.ts';

@@ -1,0 +1,41 @@
+import { ServiceBusClient, ServiceBusAdministrationClient } from '@azure/service-bus';
+import { startServiceBusPeer } from '../index.ts';
+
+const peer = await startServiceBusPeer({ lockDurationMs: 3000, maxDeliveryCount: 3 });
+console.log(peer.connectionString);
+const client = new ServiceBusClient(peer.connectionString);
+const sender = client.createSender('q1');
+const batch = await sender.createMessageBatch();
+console.log('maxSize', batch.maxSizeInBytes);
+for (let i = 0; i < 5; i++) batch.tryAddMessage({ body: Buffer.from('hello ' + i), messageId: 'm' + i, applicationProperties: { traceparent: 'tp' + i } });
+await sender.sendMessages(batch);
+await sender.sendMessages({ body: 'single', messageId: 'single' });
+console.log('sent; active', peer.queue('q1').activeCount);
+const receiver = client.createReceiver('q1', { receiveMode: 'peekLock', maxAutoLockRenewalDurationInMs: 0 });
+const msgs = await receiver.receiveMessages(3, { maxWaitTimeInMs: 2000 });
+console.log('got', msgs.map((m) => [m.messageId, m.deliveryCount, String(m.sequenceNumber), m.lockedUntilUtc, m.enqueuedTimeUtc, m.applicationProperties, m.body?.toString?.()]));
+await receiver.completeMessage(msgs[0]);
+await receiver.abandonMessage(msgs[1]);
+await receiver.deadLetterMessage(msgs[2], { deadLetterReason: 'bad', deadLetterErrorDescription: 'very bad' });
+console.log('after settle active', peer.queue('q1').activeCount, 'dlq', peer.queue('q1').deadLetterCount);
+const more = await receiver.receiveMessages(10, { maxWaitTimeInMs: 1000 });
+console.log('more', more.map((m) => [m.messageId, m.deliveryCount]));
+const renewed = await receiver.renewMessageLock(more[0]);
+console.log('renewed', renewed);
+for (const m of more) await receiver.completeMessage(m);
+const empty = await receiver.receiveMessages(1, { maxWaitTimeInMs: 500 });
+console.log('empty', empty.length);
+const dlq = client.createReceiver('q1', { subQueueType: 'deadLetter' });
+const peeked = await dlq.peekMessages(10);
+console.log('peeked dlq', peeked.map((m) => [m.messageId, m.deadLetterReason, m.deadLetterErrorDescription, String(m.sequenceNumber)]));
+const admin = new ServiceBusAdministrationClient(peer.connectionString, {
+  additionalPolicies: [{ position: 'perCall', policy: { name: 'http', sendRequest: (req, next) => { req.url = req.url.replace(/^https:/, 'http:'); return next(req); } } }],
+});
+const props = await admin.getQueueRuntimeProperties('q1');
+console.log('runtime', props.activeMessageCount, props.deadLetterMessageCount, props.name);
+await dlq.close();
+await receiver.close();
+await sender.close();
+await client.close();
+await peer.close();
+console.log('done');
