@@ -29,6 +29,7 @@ export default tseslint.config(
             { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature'], bannedExternalImports: ['fastify'] },
             // apps never import apps; they wire libs together
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'], bannedExternalImports: vendorSdks },
+            { sourceTag: 'type:deploy', onlyDependOnLibsWithTags: ['type:util', 'type:contracts'] },
             { sourceTag: 'type:bench', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'] },
           ],
         },

@@ -297,7 +297,6 @@ export function parseKedaManifest(manifest: unknown, options: ParseOptions = {})
 export function parseKedaYaml(text: string, options: ParseOptions = {}): ParsedKedaObject[] {
   const results: ParsedKedaObject[] = [];
   parseAllDocuments(text).forEach((document, index) => {
-    if (!('errors' in document)) return;
     if (document.errors.length > 0) {
       const issues = document.errors.map((error) => ({ path: `document[${index}]`, message: error.message, unsupported: false }));
       throw new ManifestError(`document[${index}]`, issues);

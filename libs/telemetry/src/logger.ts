@@ -29,6 +29,8 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
   /** Where lines go; stdout by default. Tests pass an in-memory stream. */
   destination?: DestinationStream;
+  /** Extra fields per line, e.g. the active span's `trace_id`/`span_id` (MessagingTracer.logFields). */
+  mixin?: () => Record<string, unknown>;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -40,6 +42,7 @@ export function createLogger(options: LoggerOptions): Logger {
       redact: { paths: redactPaths, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      ...(options.mixin ? { mixin: options.mixin } : {}),
     },
     options.destination,
   );
