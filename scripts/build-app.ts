@@ -30,17 +30,24 @@ function packageName(specifier: string): string {
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier);
 }
 
-/** Bare specifiers that are neither relative, absolute, builtin nor ours are npm packages: external. */
-const externalNpm: Plugin = {
-  name: 'external-npm',
-  setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.path.startsWith(WORKSPACE_SCOPE)) return undefined; // resolved through the workspace symlink and bundled
-      // builtins and npm packages both stay imports; importedPackages() tells them apart
-      return { path: args.path, external: true };
-    });
-  },
-};
+/**
+ * Bare specifiers that are neither relative, absolute, builtin nor ours are npm packages: external.
+ * `importers` remembers where each package was imported from, so its version is looked up the way
+ * Node would resolve it there (a lib may have its own nested node_modules copy).
+ */
+function externalNpm(importers: Map<string, string>): Plugin {
+  return {
+    name: 'external-npm',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (args.path.startsWith(WORKSPACE_SCOPE)) return undefined; // resolved through the workspace symlink and bundled
+        if (!importers.has(packageName(args.path))) importers.set(packageName(args.path), args.resolveDir);
+        // builtins and npm packages both stay imports; importedPackages() tells them apart
+        return { path: args.path, external: true };
+      });
+    },
+  };
+}
 
 /** Every npm package the bundle's outputs import, by any import kind. */
 function importedPackages(metafile: Metafile): string[] {
@@ -75,6 +82,7 @@ async function buildApp(appDir: string, outdirName = 'dist'): Promise<BuildResul
   const outdir = path.resolve(appDir, outdirName);
   await rm(outdir, { recursive: true, force: true });
   await mkdir(outdir, { recursive: true });
+  const importers = new Map<string, string>();
   const result = await build({
     absWorkingDir: appDir,
     entryPoints: { main: entry },
@@ -88,12 +96,12 @@ async function buildApp(appDir: string, outdirName = 'dist'): Promise<BuildResul
     chunkNames: 'chunks/[name]-[hash]',
     metafile: true,
     logLevel: 'warning',
-    plugins: [externalNpm],
+    plugins: [externalNpm(importers)],
     // bundled CommonJS code calls require(); an ES module has none, so each output file creates one
     banner: { js: "import { createRequire as __surgeCreateRequire } from 'node:module'; const require = __surgeCreateRequire(import.meta.url);" },
   });
   const dependencies: Record<string, string> = {};
-  for (const name of importedPackages(result.metafile)) dependencies[name] = await installedVersion(name, appDir);
+  for (const name of importedPackages(result.metafile)) dependencies[name] = await installedVersion(name, importers.get(name) ?? appDir);
   const distManifest = {
     name: `${appManifest.name}-image`,
     version: appManifest.version ?? '0.0.0',

@@ -5,6 +5,7 @@
 const benches: Record<string, () => Promise<{ run: (args: string[]) => Promise<void> }>> = {
   queue: () => import('./queue.ts'),
   servicebus: () => import('./servicebus.ts'),
+  exporter: () => import('./exporter.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -1,0 +1,1 @@
+export { startPrometheus, type PrometheusInstance, type PromQueryResponse, type PromSample, type ScrapeTarget, type StartPrometheusOptions } from './prometheus.ts';
