@@ -6,6 +6,31 @@ import nx from '@nx/eslint-plugin';
 
 const vendorSdks = ['@azure/service-bus', '@azure/storage-blob', '@azure/identity', 'amqplib', 'rhea'];
 
+/** Tag constraints; test files may additionally import `type:testing` libs. */
+function boundaries({ tests }) {
+  const testing = tests ? ['type:testing'] : [];
+  return {
+    enforceBuildableLibDependency: false,
+    allow: [],
+    // The adapters' integration tests run the contract suite from @surge/testing, which itself
+    // drives @surge/queue-adapters: a cycle through test files only, never through src.
+    ignoredCircularDependencies: [['@surge/queue-adapters', '@surge/testing']],
+    depConstraints: [
+      // contracts are the shared language: they depend on nothing of ours
+      { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [...testing], bannedExternalImports: [...vendorSdks, 'fastify', 'pino', 'prom-client'] },
+      { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util', ...testing], bannedExternalImports: [...vendorSdks, 'fastify'] },
+      { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', ...testing], bannedExternalImports: ['fastify'] },
+      { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', ...testing], bannedExternalImports: [...vendorSdks, 'fastify'] },
+      { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'], bannedExternalImports: ['fastify'] },
+      // apps never import apps; they wire libs together
+      { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', ...testing], bannedExternalImports: vendorSdks },
+      { sourceTag: 'type:deploy', onlyDependOnLibsWithTags: ['type:util', 'type:contracts', ...testing] },
+      { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'] },
+      { sourceTag: 'type:bench', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'] },
+    ],
+  };
+}
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '**/.surge/**', '**/coverage/**'] },
   js.configs.recommended,
@@ -15,26 +40,13 @@ export default tseslint.config(
     plugins: { '@nx': nx },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          allow: [],
-          depConstraints: [
-            // contracts are the shared language: they depend on nothing of ours
-            { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [], bannedExternalImports: [...vendorSdks, 'fastify', 'pino', 'prom-client'] },
-            { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: [...vendorSdks, 'fastify'] },
-            { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:contracts', 'type:util'], bannedExternalImports: ['fastify'] },
-            { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature'], bannedExternalImports: [...vendorSdks, 'fastify'] },
-            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature'], bannedExternalImports: ['fastify'] },
-            // apps never import apps; they wire libs together
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'], bannedExternalImports: vendorSdks },
-            { sourceTag: 'type:deploy', onlyDependOnLibsWithTags: ['type:util', 'type:contracts'] },
-            { sourceTag: 'type:bench', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'] },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': ['error', boundaries({ tests: false })],
     },
+  },
+  // Tests of any project may use the test harness (real services, the contract suite).
+  {
+    files: ['**/*.test.ts', '**/test/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': ['error', boundaries({ tests: true })] },
   },
   // Vendor SDKs: only inside their own adapter or sink folder (and the test harness that runs their peers).
   {

@@ -1,2 +1,2 @@
-export { startServiceBusPeer, BATCH_MESSAGE_FORMAT, type ServiceBusPeer, type ServiceBusPeerOptions } from './peer.ts';
-export { PeerQueue, MAX_DELIVERY_COUNT_REASON, type PeerQueueSettings, type StoredMessage } from './peer-queue.ts';
+export { startServiceBusPeer, startServiceBusPeerProcess, BATCH_MESSAGE_FORMAT, type ServiceBusPeer, type ServiceBusPeerOptions, type ServiceBusPeerProcess, type PeerQueueStats } from './peer.ts';
+export { PeerQueue, StoredMessage, MAX_DELIVERY_COUNT_REASON, type PeerQueueSettings } from './peer-queue.ts';

@@ -4,6 +4,7 @@
  * Transport-free: the AMQP layer (peer.ts) plugs consumers in and maps outcomes onto these calls.
  */
 import { randomBytes } from 'node:crypto';
+import rhea from 'rhea';
 import type { Message } from 'rhea';
 
 export interface PeerQueueSettings {
@@ -13,13 +14,34 @@ export interface PeerQueueSettings {
   maxDeliveryCount: number;
 }
 
-export interface StoredMessage {
+export class StoredMessage {
   readonly sequenceNumber: number;
-  readonly enqueuedAt: Date;
+  readonly enqueuedAt = new Date();
   /** How many times the message has been handed out (locked) so far. */
-  deliveries: number;
+  deliveries = 0;
+  /** Kept encoded until first needed: a 100,000-message burst must not cost the test process a decoded object each. */
+  private encoded: Buffer | undefined;
+  private decoded: Message | undefined;
+
+  constructor(sequenceNumber: number, message: Buffer | Message) {
+    this.sequenceNumber = sequenceNumber;
+    if (Buffer.isBuffer(message)) this.encoded = message;
+    else this.decoded = message;
+  }
+
   /** The bare message as the client sent it (properties, application properties, body, annotations). */
-  message: Message;
+  get message(): Message {
+    if (!this.decoded) {
+      this.decoded = rhea.message.decode(this.encoded as Buffer) as unknown as Message;
+      this.encoded = undefined;
+    }
+    return this.decoded;
+  }
+
+  set message(value: Message) {
+    this.decoded = value;
+    this.encoded = undefined;
+  }
 }
 
 /** What a consumer link needs to receive messages; `credit` is read every time the queue pumps. */
@@ -84,8 +106,9 @@ export class PeerQueue {
     return this.deadLetterQueue?.activeCount ?? 0;
   }
 
-  enqueue(message: Message): StoredMessage {
-    const stored: StoredMessage = { sequenceNumber: this.nextSequence.value++, enqueuedAt: new Date(), deliveries: 0, message };
+  /** Stores a message, encoded (one data section of a batch) or already decoded. */
+  enqueue(message: Buffer | Message): StoredMessage {
+    const stored = new StoredMessage(this.nextSequence.value++, message);
     this.available.push(stored);
     this.updatedAt = new Date();
     this.pump();

@@ -4,9 +4,11 @@
  * served as plain HTTP on the same port. It models what Surge's adapter uses and nothing more;
  * README.md beside this file lists exactly which SDK calls are covered and what is not modelled.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import rhea from 'rhea';
 import type { Connection, Container, Delivery, EventContext, Message, Receiver, Sender } from 'rhea';
 import { handleAtomRequest } from './atom.ts';
@@ -16,6 +18,7 @@ import { PeerQueue, type LockInfo, type PeerConsumer, type PeerQueueSettings, ty
 export const BATCH_MESSAGE_FORMAT = 0x80013700;
 const DEAD_LETTER_CONDITION = 'com.microsoft:dead-letter';
 const LOCK_LOST_CONDITION = 'com.microsoft:message-lock-lost';
+const LOCK_LOST_DESCRIPTION = 'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.';
 const DEAD_LETTER_SUFFIX = '/$deadletterqueue';
 const MANAGEMENT_SUFFIX = '/$management';
 
@@ -47,7 +50,16 @@ export interface ServiceBusPeer {
   readonly connectionCount: number;
   /** Cuts every client socket at once, as a network failure would. */
   dropConnections(): void;
+  /** Stops reading from every client socket (and new ones): the broker hangs without closing anything. */
+  freeze(): void;
+  /** How often each operation was served: `put-token`, `com.microsoft:*` on $management, `link:<outcome>`, `send`, `atom:GET`. */
+  operationCounts(): Record<string, number>;
   close(): Promise<void>;
+}
+
+/** Any key name and key work: the peer accepts every CBS token (unless `authorize` says otherwise). */
+function peerConnectionString(port: number): string {
+  return `Endpoint=sb://127.0.0.1:${port};SharedAccessKeyName=peer;SharedAccessKey=cGVlcg==;UseDevelopmentEmulator=true`;
 }
 
 type LinkRole =
@@ -69,6 +81,17 @@ interface ManagementReply {
   condition?: string;
   body?: unknown;
 }
+
+/** rhea builds outcomes at run time; its typings leave these constructors out. */
+interface Outcome {
+  described(): unknown;
+}
+const outcomes = rhea.message as unknown as {
+  accepted(): Outcome;
+  rejected(fields: { error?: { condition: string; description?: string } }): Outcome;
+  released(): Outcome;
+  modified(fields: { delivery_failed?: boolean; undeliverable_here?: boolean; message_annotations?: Record<string, unknown> }): Outcome;
+};
 
 /** rhea's outgoing-delivery bookkeeping, read to count transfers queued but not yet written. */
 interface SessionInternals {
@@ -140,10 +163,24 @@ function toNumber(value: unknown): number {
   return Number(value);
 }
 
-function lockTokens(body: Record<string, unknown>): Buffer[] {
+/**
+ * The SDK turns a delivery tag into a lock token with .NET GUID byte order (first three groups
+ * byte-swapped) and sends that token back as an AMQP uuid; swapping again gives the tag.
+ */
+function guidOrderSwap(bytes: Buffer): Buffer {
+  return Buffer.from([bytes[3], bytes[2], bytes[1], bytes[0], bytes[5], bytes[4], bytes[7], bytes[6], ...bytes.subarray(8)] as number[]);
+}
+
+/** Lock tokens of a $management request, as the delivery tags the queue knows them by. */
+function lockTokens(queue: PeerQueue, body: Record<string, unknown>): Buffer[] {
   const raw = body['lock-tokens'];
   const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
-  return list.filter((t): t is Buffer => Buffer.isBuffer(t));
+  return list
+    .filter((t): t is Buffer => Buffer.isBuffer(t) && t.length === 16)
+    .map((uuid) => {
+      const swapped = guidOrderSwap(uuid);
+      return queue.isLocked(swapped) || !queue.isLocked(uuid) ? swapped : uuid;
+    });
 }
 
 function stringOrUndefined(value: unknown): string | undefined {
@@ -159,6 +196,8 @@ class Peer implements ServiceBusPeer {
   private readonly roles = new WeakMap<object, LinkRole>();
   private readonly connections = new Map<Connection, ConnectionState>();
   private readonly sockets = new Set<net.Socket>();
+  private readonly counts = new Map<string, number>();
+  private frozen = false;
   private server: net.Server | undefined;
   private readonly httpServer: http.Server;
 
@@ -166,12 +205,15 @@ class Peer implements ServiceBusPeer {
     this.options = options;
     // Outcomes are applied by hand: accepted only after the message is stored; modified is not released.
     this.container = rhea.create_container({ id: `surge-servicebus-peer-${randomUUID()}`, autoaccept: false, treat_modified_as_released: false } as never);
-    this.httpServer = http.createServer((req, res) => handleAtomRequest(req, res, (name) => this.findQueue(name), () => this.authorized('atom')));
+    this.httpServer = http.createServer((req, res) => {
+      this.count(`atom:${req.method ?? ''}`);
+      handleAtomRequest(req, res, (name) => this.findQueue(name), () => this.authorized('atom'));
+    });
     this.wire();
   }
 
   get connectionString(): string {
-    return `Endpoint=sb://${this.host}:${this.port};SharedAccessKeyName=peer;SharedAccessKey=cGVlcg==;UseDevelopmentEmulator=true`;
+    return peerConnectionString(this.port);
   }
 
   get connectionCount(): number {
@@ -193,7 +235,8 @@ class Peer implements ServiceBusPeer {
         socket.unshift(chunk);
         if (chunk[0] === 0x41) for (const listener of amqpListeners) listener.call(server, socket);
         else this.httpServer.emit('connection', socket);
-        socket.resume();
+        if (this.frozen) socket.pause();
+        else socket.resume();
       });
     });
     await new Promise<void>((resolve, reject) => {
@@ -216,6 +259,19 @@ class Peer implements ServiceBusPeer {
 
   dropConnections(): void {
     for (const socket of this.sockets) socket.destroy();
+  }
+
+  freeze(): void {
+    this.frozen = true;
+    for (const socket of this.sockets) socket.pause();
+  }
+
+  operationCounts(): Record<string, number> {
+    return Object.fromEntries(this.counts);
+  }
+
+  private count(operation: string): void {
+    this.counts.set(operation, (this.counts.get(operation) ?? 0) + 1);
   }
 
   async close(): Promise<void> {
@@ -377,12 +433,13 @@ class Peer implements ServiceBusPeer {
     if (role.kind === 'entity-in') {
       const raw = ctx.message as unknown;
       const format = (ctx as unknown as { format?: number }).format;
-      const messages = format === BATCH_MESSAGE_FORMAT ? unbatch(raw as Buffer) : format ? [] : [raw as Message];
+      const messages: (Buffer | Message)[] = format === BATCH_MESSAGE_FORMAT ? unbatch(raw as Buffer) : format ? [] : [raw as Message];
       if (messages.length === 0) {
         delivery.reject({ condition: 'amqp:not-implemented', description: `message format ${String(format)} not modelled` });
         return;
       }
       for (const message of messages) role.queue.enqueue(message);
+      this.count(format === BATCH_MESSAGE_FORMAT ? 'send:batch' : 'send');
       delivery.accept();
       return;
     }
@@ -396,6 +453,7 @@ class Peer implements ServiceBusPeer {
     if (role.kind === 'cbs') {
       const audience = String(request.application_properties?.['name'] ?? '');
       const ok = request.application_properties?.['operation'] === 'put-token' && this.authorized(audience);
+      this.count('put-token');
       reply(ok ? { 'status-code': 202, 'status-description': 'Accepted' } : { 'status-code': 401, 'status-description': 'Unauthorized (surge peer)' });
       return;
     }
@@ -409,11 +467,12 @@ class Peer implements ServiceBusPeer {
 
   /** `$management` operations; others answer 501 so an unexpected SDK call fails loudly in a test. */
   private manage(queue: PeerQueue, operation: string, body: Record<string, unknown>): ManagementReply {
-    const lockLost: ManagementReply = { status: 410, condition: LOCK_LOST_CONDITION, description: 'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.' };
+    this.count(operation);
+    const lockLost: ManagementReply = { status: 410, condition: LOCK_LOST_CONDITION, description: LOCK_LOST_DESCRIPTION };
     switch (operation) {
       case 'com.microsoft:renew-lock': {
         const expirations: Date[] = [];
-        for (const token of lockTokens(body)) {
+        for (const token of lockTokens(queue, body)) {
           const until = queue.renew(token);
           if (!until) return lockLost;
           expirations.push(until);
@@ -422,7 +481,7 @@ class Peer implements ServiceBusPeer {
       }
       case 'com.microsoft:update-disposition': {
         const status = String(body['disposition-status'] ?? '');
-        for (const token of lockTokens(body)) {
+        for (const token of lockTokens(queue, body)) {
           let result: SettleResult;
           if (status === 'completed') result = queue.complete(token);
           else if (status === 'abandoned') result = queue.abandon(token, body['properties-to-modify'] as Record<string, unknown> | undefined);
@@ -430,7 +489,7 @@ class Peer implements ServiceBusPeer {
             result = queue.deadLetter(token, stringOrUndefined(body['deadletter-reason']), stringOrUndefined(body['deadletter-description']), body['properties-to-modify'] as Record<string, unknown> | undefined);
           } else return { status: 501, condition: 'amqp:not-implemented', description: `disposition ${status} not modelled by the surge peer` };
           if (result === 'lock-lost') return lockLost;
-          this.settleLinkDelivery(token, status === 'completed' ? rhea.message.accepted() : rhea.message.modified({}));
+          this.settleLinkDelivery(token, status === 'completed' ? outcomes.accepted() : outcomes.modified({}));
         }
         return { status: 200 };
       }
@@ -447,14 +506,14 @@ class Peer implements ServiceBusPeer {
   }
 
   /** A lock settled through $management still has an unsettled transfer on its receive link: close it out. */
-  private settleLinkDelivery(token: Buffer, outcome: unknown): void {
+  private settleLinkDelivery(token: Buffer, outcome: Outcome): void {
     const key = token.toString('hex');
     for (const state of this.connections.values()) {
       for (const consumer of state.consumers) {
         const delivery = consumer.deliveries.get(key);
         if (!delivery) continue;
         consumer.deliveries.delete(key);
-        if (!delivery.remote_settled) delivery.update(true, (outcome as { described(): unknown }).described());
+        if (!delivery.remote_settled) settleFinally(delivery, outcome);
         return;
       }
     }
@@ -467,6 +526,7 @@ class Peer implements ServiceBusPeer {
     const role = this.roles.get(sender);
     if (role?.kind !== 'entity-out' || delivery.settled) return;
     const token = Buffer.from(delivery.tag as Buffer);
+    this.count(`link:${kind}`);
     role.consumer.deliveries.delete(token.toString('hex'));
     const state = delivery.remote_state as { error?: { condition?: string; description?: string; info?: Record<string, unknown> }; message_annotations?: Record<string, unknown>; undeliverable_here?: boolean } | undefined;
     let result: SettleResult;
@@ -491,26 +551,99 @@ class Peer implements ServiceBusPeer {
       }
     }
     if (result === 'ok') {
-      const outcome = kind === 'accepted' ? rhea.message.accepted() : kind === 'rejected' ? rhea.message.rejected({ error: state?.error }) : kind === 'released' ? rhea.message.released() : rhea.message.modified(state ?? {});
-      delivery.update(true, (outcome as unknown as { described(): unknown }).described());
+      // Echo the outcome, settled; a rejected outcome carries no error, which the SDK would read as a failed settle.
+      const outcome = kind === 'accepted' ? outcomes.accepted() : kind === 'rejected' ? outcomes.rejected({}) : kind === 'released' ? outcomes.released() : outcomes.modified({ undeliverable_here: state?.undeliverable_here ?? false });
+      settleFinally(delivery, outcome);
     } else {
-      const lost = rhea.message.rejected({ error: { condition: LOCK_LOST_CONDITION, description: 'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.' } });
-      delivery.update(true, (lost as unknown as { described(): unknown }).described());
+      settleFinally(delivery, outcomes.rejected({ error: { condition: LOCK_LOST_CONDITION, description: LOCK_LOST_DESCRIPTION } }));
     }
   }
 }
 
-/** Splits a batched transfer (format 0x80013700) into the messages of its data sections. */
-function unbatch(payload: Buffer): Message[] {
+/**
+ * Settles an outgoing peek-lock transfer. With `rcv_settle_mode` second the client settles after us
+ * without sending another disposition, so rhea would keep the delivery forever (its session buffer
+ * holds 2048): the exchange is complete once we have settled, so mark it settled on both ends.
+ */
+function settleFinally(delivery: Delivery, outcome: Outcome): void {
+  delivery.update(true, outcome.described());
+  (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
+}
+
+/** Splits a batched transfer (format 0x80013700) into its data sections, each one encoded message. */
+function unbatch(payload: Buffer): Buffer[] {
   const envelope = rhea.message.decode(payload);
   const body = envelope.body as { typecode?: number; content?: unknown; multiple?: boolean } | undefined;
   if (!body || body.typecode !== 0x75) return [];
-  const sections = (body.multiple ? body.content : [body.content]) as Buffer[];
-  return sections.map((section) => rhea.message.decode(section));
+  return (body.multiple ? body.content : [body.content]) as Buffer[];
 }
 
 export async function startServiceBusPeer(options: ServiceBusPeerOptions = {}): Promise<ServiceBusPeer> {
   const peer = new Peer(options);
   await peer.start();
   return peer;
+}
+
+export interface PeerQueueStats {
+  active: number;
+  available: number;
+  locked: number;
+  deadLettered: number;
+}
+
+export interface ServiceBusPeerProcess {
+  readonly connectionString: string;
+  readonly port: number;
+  readonly pid: number;
+  /** The broker-side counts of a queue (created on first use). */
+  stats(queue: string): Promise<PeerQueueStats>;
+  /** Stops the peer process and waits for it to exit (SIGKILL after 5 s). */
+  close(): Promise<void>;
+}
+
+/**
+ * The peer in a child process: its memory and CPU stay out of the test process (the contract suite
+ * measures the client's memory during a 100,000-message burst; a benchmark must not share an event
+ * loop with the broker). `authorize` cannot cross the process boundary and is ignored.
+ */
+export async function startServiceBusPeerProcess(options: Omit<ServiceBusPeerOptions, 'authorize'> = {}): Promise<ServiceBusPeerProcess> {
+  const script = fileURLToPath(new URL('./peer-process.ts', import.meta.url));
+  const child = spawn(process.execPath, [script], { env: { ...process.env, SURGE_SB_PEER_OPTIONS: JSON.stringify(options) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the Service Bus peer process exited (${String(code)}) before listening`)));
+    child.on('message', (m: { ready?: boolean; port?: number }) => {
+      if (m.ready && m.port) resolve(m.port);
+    });
+  });
+  let nextId = 1;
+  const pending = new Map<number, (reply: { stats?: PeerQueueStats }) => void>();
+  child.on('message', (m: { id?: number; stats?: PeerQueueStats }) => {
+    if (m.id !== undefined) pending.get(m.id)?.(m);
+  });
+  const call = (op: 'stats' | 'close', queue?: string): Promise<{ stats?: PeerQueueStats }> =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      pending.set(id, (reply) => {
+        pending.delete(id);
+        resolve(reply);
+      });
+      child.send({ id, op, queue });
+    });
+  return {
+    connectionString: peerConnectionString(port),
+    port,
+    pid: child.pid as number,
+    async stats(queue) {
+      return (await call('stats', queue)).stats as PeerQueueStats;
+    },
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }

@@ -1,0 +1,17 @@
+"use strict";
+/**
+ * `npm run bench -- <name> [args]`: each benchmark measures Surge against the raw client in the same
+ * run and prints the ratio. Benchmarks live here, never in tests: these machines are shared and noisy.
+ */
+const benches = {
+    queue: () => import('./queue.ts'),
+    servicebus: () => import('./servicebus.ts'),
+};
+const [name, ...args] = process.argv.slice(2);
+const load = name === undefined ? undefined : benches[name];
+if (!load) {
+    process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [args]\n`);
+    process.exit(2);
+}
+const bench = await load();
+await bench.run(args);
