@@ -1,1 +1,7 @@
 export * from './contract/index.ts';
+export * from './azurite/index.ts';
+export * from './servicebus/index.ts';
+export * from './nginx/index.ts';
+export * from './prometheus/index.ts';
+export * from './workers/index.ts';
+export * from './rabbitmq/index.ts';

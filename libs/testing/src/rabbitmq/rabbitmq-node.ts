@@ -27,6 +27,8 @@ export interface RabbitMqInstance extends RabbitMqEndpoint {
   readonly source: RabbitMqSource;
   /** Erlang node name of a private node (`surge-…@localhost`). */
   readonly nodeName: string | undefined;
+  /** Temp folder of a private node (data, logs, config, HOME with the cookie); removed by `stop()`. */
+  readonly dir: string | undefined;
   /** True when `stopBroker`/`startBroker`/`ctl` work (private nodes only). */
   readonly controllable: boolean;
   /** Stops the broker and removes everything it created (processes, temp folder). Idempotent. */
@@ -44,7 +46,7 @@ export interface StartRabbitMqOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Start-up budget (the machine is shared; a cold node takes 5–15 s). Default 90 s. */
   startTimeoutMs?: number;
-  /** Management statistics interval of a private node; small so depth reads are fresh in tests. Default 250 ms. */
+  /** Management statistics and quorum-queue tick interval of a private node; small so depth reads are fresh in tests. Default 250 ms. */
   statsIntervalMs?: number;
 }
 
@@ -60,7 +62,6 @@ export class RabbitMqUnavailableError extends Error {
 }
 
 export async function startRabbitMq(options: StartRabbitMqOptions = {}): Promise<RabbitMqInstance> {
-  // eslint-disable-next-line no-restricted-properties -- the harness is configured by the test environment
   const env = options.env ?? process.env;
   const url = env.RABBITMQ_URL?.trim();
   if (url) return externalBroker(url, env.RABBITMQ_MANAGEMENT_URL?.trim() || undefined);
@@ -78,6 +79,7 @@ function externalBroker(url: string, managementUrl: string | undefined): RabbitM
     url,
     managementUrl,
     nodeName: undefined,
+    dir: undefined,
     controllable: false,
     stop: async () => {},
     stopBroker: notControllable,
@@ -128,6 +130,7 @@ async function startContainer(): Promise<RabbitMqInstance> {
     url: `amqp://guest:guest@${host}:${container.getMappedPort(5672)}/`,
     managementUrl: `http://guest:guest@${host}:${container.getMappedPort(15672)}`,
     nodeName: undefined,
+    dir: undefined,
     controllable: false,
     stop: async () => {
       if (stopped) return;
@@ -189,7 +192,7 @@ class PrivateNode implements RabbitMqInstance {
   readonly managementUrl: string;
   readonly nodeName: string;
   readonly #scripts: ServerScripts;
-  readonly #dir: string;
+  readonly dir: string;
   readonly #env: NodeJS.ProcessEnv;
   readonly #ports: NodePorts;
   readonly #auth: string;
@@ -200,7 +203,7 @@ class PrivateNode implements RabbitMqInstance {
 
   private constructor(scripts: ServerScripts, dir: string, ports: NodePorts, options: StartRabbitMqOptions) {
     this.#scripts = scripts;
-    this.#dir = dir;
+    this.dir = dir;
     this.#ports = ports;
     this.#startTimeoutMs = options.startTimeoutMs ?? 90_000;
     const id = randomBytes(4).toString('hex');
@@ -218,6 +221,16 @@ class PrivateNode implements RabbitMqInstance {
     fs.writeFileSync(path.join(home, '.erlang.cookie'), randomBytes(20).toString('hex').toUpperCase(), { mode: 0o400 });
     fs.writeFileSync(path.join(conf, 'rabbitmq-env.conf'), '# private test node: everything comes from the environment\n');
     fs.writeFileSync(path.join(conf, 'enabled_plugins'), '[rabbitmq_management].\n');
+    // Quorum queues report their counters on a tick (5 s by default); the management API shows them
+    // only after the next tick *and* the next statistics collection. All short here so depth reads
+    // in tests settle quickly (production brokers lag by ~5 s, as KEDA sees them).
+    const statsIntervalMs = options.statsIntervalMs ?? 250;
+    // Message counts are also kept as samples of 5 s granularity; 1 s here.
+    fs.writeFileSync(
+      path.join(conf, 'advanced.config'),
+      `[{rabbit, [{quorum_tick_interval, ${statsIntervalMs}}]},\n` +
+        ` {rabbitmq_management_agent, [{sample_retention_policies, [{global, [{605, 1}]}, {basic, [{605, 1}]}, {detailed, [{65, 1}]}]}]}].\n`,
+    );
     fs.writeFileSync(
       path.join(conf, 'rabbitmq.conf'),
       [
@@ -228,7 +241,7 @@ class PrivateNode implements RabbitMqInstance {
         'management.tcp.ip = 127.0.0.1',
         `management.tcp.port = ${ports.management}`,
         'management.rates_mode = none',
-        `collect_statistics_interval = ${options.statsIntervalMs ?? 250}`,
+        `collect_statistics_interval = ${statsIntervalMs}`,
         'log.console = false',
         'log.file.level = info',
         '',
@@ -236,7 +249,6 @@ class PrivateNode implements RabbitMqInstance {
     );
 
     const inherited = Object.fromEntries(
-      // eslint-disable-next-line no-restricted-properties -- the child needs PATH etc., minus any RabbitMQ/Erlang settings of the caller
       Object.entries(process.env).filter(([key]) => !key.startsWith('RABBITMQ_') && !key.startsWith('ERL_')),
     );
     const loopbackDist = '-kernel inet_dist_use_interface {127,0,0,1}';
@@ -305,11 +317,11 @@ class PrivateNode implements RabbitMqInstance {
   async startBroker(): Promise<void> {
     if (this.#stopped) throw new Error('this RabbitMQ node was stopped');
     if (this.#server && !exited(this.#server)) return;
-    const logFile = path.join(this.#dir, 'log', 'console.log');
+    const logFile = path.join(this.dir, 'log', 'console.log');
     const out = fs.openSync(logFile, 'a');
     let server: ChildProcess;
     try {
-      server = spawn(this.#scripts.server, [], { env: this.#env, stdio: ['ignore', out, out], detached: true, cwd: this.#dir });
+      server = spawn(this.#scripts.server, [], { env: this.#env, stdio: ['ignore', out, out], detached: true, cwd: this.dir });
     } finally {
       fs.closeSync(out);
     }
@@ -347,7 +359,7 @@ class PrivateNode implements RabbitMqInstance {
     const lines: string[] = [];
     for (const file of ['console.log', `${this.nodeName}.log`]) {
       try {
-        lines.push(...fs.readFileSync(path.join(this.#dir, 'log', file), 'utf8').trim().split('\n').slice(-15));
+        lines.push(...fs.readFileSync(path.join(this.dir, 'log', file), 'utf8').trim().split('\n').slice(-15));
       } catch {
         // not written yet
       }
@@ -399,6 +411,6 @@ class PrivateNode implements RabbitMqInstance {
     if (epmd) liveGroups.delete(epmd.pid!);
     // A last sweep in case something in the groups survived.
     if (this.#server) killGroup(this.#server.pid!, 'SIGKILL');
-    fs.rmSync(this.#dir, { recursive: true, force: true });
+    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

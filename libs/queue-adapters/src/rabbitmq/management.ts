@@ -1,0 +1,76 @@
+/**
+ * Queue depth from the RabbitMQ management HTTP API: `messages_ready + messages_unacknowledged`,
+ * the number KEDA's `rabbitmq` trigger reads with `protocol: http`. (A passive declare over AMQP
+ * returns ready messages only, which makes an autoscaler scale in while work is still being done.)
+ *
+ * The statistics behind it are sampled by the broker (`collect_statistics_interval`, 5 s by
+ * default), so a read can lag the queue by that much — as it does for KEDA.
+ *
+ * Plain `node:http` with no keep-alive: reads are rare, and a pooled socket must never keep a
+ * one-shot worker's process alive after `close()`.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { QueueError } from '../errors.ts';
+
+export interface QueueStats {
+  ready: number;
+  unacknowledged: number;
+}
+
+export class ManagementApi {
+  private readonly base: URL;
+  private readonly authorization: string | undefined;
+  private readonly vhost: string;
+  private readonly timeoutMs: number;
+
+  constructor(managementUrl: string, amqpUrl: string, timeoutMs = 5000) {
+    const url = new URL(managementUrl);
+    this.authorization = url.username ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}` : undefined;
+    url.username = '';
+    url.password = '';
+    if (!url.pathname.endsWith('/')) url.pathname += '/';
+    this.base = url;
+    this.vhost = vhostOf(amqpUrl);
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** The management host, safe to log. */
+  get host(): string {
+    return this.base.host;
+  }
+
+  async queueStats(queue: string): Promise<QueueStats> {
+    // The vhost is a path segment: `/` must travel as %2F (keda#790).
+    const path = `api/queues/${encodeURIComponent(this.vhost)}/${encodeURIComponent(queue)}?columns=messages_ready,messages_unacknowledged`;
+    const { status, body } = await this.get(path, queue);
+    if (status === 404) throw new QueueError('NOT_FOUND', `management API: queue ${queue} not found in vhost ${this.vhost}`, { queue });
+    if (status === 401 || status === 403) throw new QueueError('AUTH_FAILED', `management API refused the credentials (HTTP ${status}); the user needs the monitoring tag`, { queue });
+    if (status < 200 || status > 299) throw new QueueError('UNAVAILABLE', `management API answered HTTP ${status}`, { queue });
+    const parsed = JSON.parse(body) as { messages_ready?: number; messages_unacknowledged?: number };
+    // A queue that has not been sampled yet has no counters: nothing to report yet.
+    return { ready: parsed.messages_ready ?? 0, unacknowledged: parsed.messages_unacknowledged ?? 0 };
+  }
+
+  private get(path: string, queue: string): Promise<{ status: number; body: string }> {
+    const url = new URL(path, this.base);
+    const client = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const request = client.request(url, { method: 'GET', agent: false, headers: { accept: 'application/json', ...(this.authorization ? { authorization: this.authorization } : {}) } }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        response.on('error', (cause) => reject(new QueueError('UNAVAILABLE', `management API read failed: ${cause.message}`, { queue, cause })));
+      });
+      request.setTimeout(this.timeoutMs, () => request.destroy(new QueueError('TIMEOUT', `management API did not answer within ${this.timeoutMs} ms`, { queue })));
+      request.on('error', (cause) => reject(cause instanceof QueueError ? cause : new QueueError('UNAVAILABLE', `management API at ${this.base.host} unreachable: ${cause.message}`, { queue, cause })));
+      request.end();
+    });
+  }
+}
+
+/** The vhost of an AMQP URL: the path without its leading slash, `/` when empty. */
+export function vhostOf(amqpUrl: string): string {
+  const path = new URL(amqpUrl).pathname;
+  return path === '' || path === '/' ? '/' : decodeURIComponent(path.slice(1));
+}
