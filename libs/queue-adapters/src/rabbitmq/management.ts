@@ -48,8 +48,12 @@ export class ManagementApi {
     if (status === 401 || status === 403) throw new QueueError('AUTH_FAILED', `management API refused the credentials (HTTP ${status}); the user needs the monitoring tag`, { queue });
     if (status < 200 || status > 299) throw new QueueError('UNAVAILABLE', `management API answered HTTP ${status}`, { queue });
     const parsed = JSON.parse(body) as { messages_ready?: number; messages_unacknowledged?: number };
-    // A queue that has not been sampled yet has no counters: nothing to report yet.
-    return { ready: parsed.messages_ready ?? 0, unacknowledged: parsed.messages_unacknowledged ?? 0 };
+    // A queue not sampled yet (just declared, or the node just restarted) has no counters. Reading
+    // that as 0 would let KEDA scale in on a full queue: report "unknown" (retryable) instead.
+    if (typeof parsed.messages_ready !== 'number' || typeof parsed.messages_unacknowledged !== 'number') {
+      throw new QueueError('UNAVAILABLE', `management API has no statistics for queue ${queue} yet`, { queue });
+    }
+    return { ready: parsed.messages_ready, unacknowledged: parsed.messages_unacknowledged };
   }
 
   private get(path: string, queue: string): Promise<{ status: number; body: string }> {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createQueueClient, type Delivery, type QueueClient, type QueueConfig, type QueueDepth } from '@surge/queue-adapters';
+import { createQueueClient, isQueueError, type Delivery, type QueueClient, type QueueConfig, type QueueDepth } from '@surge/queue-adapters';
 
 export interface ContractTarget {
   /** Backend name shown in test titles. */
@@ -61,10 +61,19 @@ export function runQueueContractSuite(target: ContractTarget): void {
 
     async function expectDepth(c: QueueClient, expected: QueueDepth): Promise<void> {
       const deadline = Date.now() + (target.depthSettleMs ?? 0);
-      let depth = await c.depth();
+      // Within the settle window a retryable error (statistics not sampled yet) is a reading to wait out.
+      const read = async (): Promise<QueueDepth | undefined> => {
+        try {
+          return await c.depth();
+        } catch (error) {
+          if (isQueueError(error) && error.retryable && Date.now() < deadline) return undefined;
+          throw error;
+        }
+      };
+      let depth = await read();
       while (JSON.stringify(depth) !== JSON.stringify(expected) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 250));
-        depth = await c.depth();
+        depth = await read();
       }
       expect(depth).toEqual(expected);
     }
