@@ -4,6 +4,7 @@
  */
 const benches: Record<string, () => Promise<{ run: (args: string[]) => Promise<void> }>> = {
   queue: () => import('./queue.ts'),
+  producer: () => import('./producer.ts'),
   servicebus: () => import('./servicebus.ts'),
   exporter: () => import('./exporter.ts'),
 };

@@ -1,0 +1,53 @@
+/**
+ * The producer's configuration: the only module that reads `process.env`. Every value is checked at
+ * start; a bad one stops the process with one line naming the variable (exit code 2).
+ */
+import { ConfigError, loadConfigOrExit, readBoolean, readEnum, readInteger, readOptionalString, readString, type Env } from '@surge/core';
+import { queueConfigFromEnv, type QueueConfig } from '@surge/queue-adapters';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Short tokens are guessable; a UUID or `openssl rand -hex 32` is the expected kind of value. */
+export const MIN_TOKEN_LENGTH = 16;
+
+export interface ProducerConfig {
+  host: string;
+  port: number;
+  /** Bearer token for the write routes; undefined only when auth is explicitly disabled. */
+  token: string | undefined;
+  authDisabled: boolean;
+  maxConcurrentLoads: number;
+  batchSize: number;
+  bodyLimitBytes: number;
+  sendRetryMs: number;
+  shutdownGraceMs: number;
+  logLevel: LogLevel;
+  queue: QueueConfig;
+}
+
+export function loadConfig(env: Env = process.env): ProducerConfig {
+  const authDisabled = readBoolean(env, 'PRODUCER_AUTH_DISABLED', false);
+  const token = readOptionalString(env, 'PRODUCER_TOKEN');
+  if (!authDisabled) {
+    if (token === undefined) throw new ConfigError('PRODUCER_TOKEN', 'a bearer token for the write routes (or PRODUCER_AUTH_DISABLED=true to run without auth)');
+    if (token.length < MIN_TOKEN_LENGTH) throw new ConfigError('PRODUCER_TOKEN', `at least ${MIN_TOKEN_LENGTH} characters`, `${token.length} characters`);
+  }
+  return {
+    host: readString(env, 'HOST', '0.0.0.0'),
+    port: readInteger(env, 'PORT', { fallback: 8080, min: 0, max: 65535 }),
+    token: authDisabled ? undefined : token,
+    authDisabled,
+    maxConcurrentLoads: readInteger(env, 'PRODUCER_MAX_CONCURRENT_LOADS', { fallback: 4, min: 1, max: 1000 }),
+    batchSize: readInteger(env, 'PRODUCER_BATCH_SIZE', { fallback: 100, min: 1, max: 5000 }),
+    bodyLimitBytes: readInteger(env, 'PRODUCER_BODY_LIMIT_BYTES', { fallback: 65536, min: 1024, max: 10 * 1024 * 1024 }),
+    sendRetryMs: readInteger(env, 'PRODUCER_SEND_RETRY_MS', { fallback: 30_000, min: 0, max: 3600_000 }),
+    shutdownGraceMs: readInteger(env, 'SHUTDOWN_GRACE_MS', { fallback: 20_000, min: 1000, max: 3600_000 }),
+    logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    queue: queueConfigFromEnv(env),
+  };
+}
+
+export function loadConfigFromProcess(): ProducerConfig {
+  return loadConfigOrExit(() => loadConfig(process.env));
+}
