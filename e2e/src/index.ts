@@ -1,0 +1,6 @@
+export { REPO_ROOT, appDir } from './paths.ts';
+export { HTTP_APPS, IMAGE_APPS, AppStartError, startApp, waitForLivez, scrape, waitUntil, tempDir, uniqueQueueName, type HttpApp, type ImageApp, type RunningApp, type StartAppOptions } from './apps.ts';
+export { CATALOGUE_PATH, CatalogueError, parseCatalogue, readCatalogue, patternCovers, rowForSeries, type CatalogueRow } from './catalogue.ts';
+export { ExpositionError, parseExposition, labelNamesOf, sampleValue, type MetricFamily, type MetricType, type Sample } from './exposition.ts';
+export { metricNames, parseLabelValuesQuery, withoutGrafanaVariables } from './promql.ts';
+export { ImageAssemblyError, assembleImage, parseInstructions, runNpm, type AssembleOptions, type AssembledImage, type Instruction } from './image.ts';
