@@ -4,6 +4,7 @@
  */
 import { ConfigError, loadConfigOrExit, readBoolean, readEnum, readInteger, readOptionalString, readString, type Env } from '@surge/core';
 import { queueConfigFromEnv, type QueueConfig } from '@surge/queue-adapters';
+import { readTracingEndpoint } from '@surge/telemetry';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -23,6 +24,8 @@ export interface ProducerConfig {
   sendRetryMs: number;
   shutdownGraceMs: number;
   logLevel: LogLevel;
+  /** OTLP/HTTP endpoint; tracing is on exactly when it is set. */
+  otlpEndpoint: string | undefined;
   queue: QueueConfig;
 }
 
@@ -44,6 +47,7 @@ export function loadConfig(env: Env = process.env): ProducerConfig {
     sendRetryMs: readInteger(env, 'PRODUCER_SEND_RETRY_MS', { fallback: 30_000, min: 0, max: 3600_000 }),
     shutdownGraceMs: readInteger(env, 'SHUTDOWN_GRACE_MS', { fallback: 20_000, min: 1000, max: 3600_000 }),
     logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    otlpEndpoint: readTracingEndpoint(env),
     queue: queueConfigFromEnv(env),
   };
 }

@@ -23,3 +23,4 @@ export {
   checkServiceBusConnectionString,
 } from './config.ts';
 export { createQueueClient, silentLogger, type AdapterLogger, type AdapterOptions } from './factory.ts';
+export { traceQueueClient } from './tracing.ts';

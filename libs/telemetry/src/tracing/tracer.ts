@@ -6,6 +6,14 @@
  * so a one-message worker pod does not pay for it at start-up.
  */
 
+import { readOptionalString, readUrl, type Env } from '@surge/core';
+
+/** OTEL_EXPORTER_OTLP_ENDPOINT, validated: tracing is on exactly when it is set. */
+export function readTracingEndpoint(env: Env): string | undefined {
+  if (readOptionalString(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') === undefined) return undefined;
+  return readUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']).toString();
+}
+
 export interface TracedMessage {
   id: string;
 }
