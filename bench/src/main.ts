@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ run: (args: string[]) => Promise<v
   queue: () => import('./queue.ts'),
   producer: () => import('./producer.ts'),
   servicebus: () => import('./servicebus.ts'),
+  workers: () => import('./workers.ts'),
   exporter: () => import('./exporter.ts'),
   'keda-local': () => import('./keda-local.ts'),
 };

@@ -1,0 +1,1 @@
+export { rabbitMqGlobalSetup as default } from '@surge/testing';

@@ -1,0 +1,141 @@
+/**
+ * One run of the worker-job, as KEDA's ScaledJob expects (field-problems §1: a job that waits on
+ * an empty queue or never exits keeps counting as running): receive up to N messages with a
+ * bounded wait, process them, close the queue client within a budget, and report an exit code.
+ * No signals, no process.exit here — `main.ts` owns those; tests drive this with an AbortSignal.
+ */
+import { describe, createProcessor, type ProcessingReport, type ProcessingObserver } from '@surge/processing';
+import type { Delivery, QueueClient } from '@surge/queue-adapters';
+import type { ResultSink } from '@surge/results';
+import { noopTracer, type Logger, type MessagingTracer } from '@surge/telemetry';
+import { withTimeout } from '@surge/core';
+
+/** Documented in the README; Kubernetes shows them as the pod's exit code. */
+export const ExitCodes = {
+  /** Done (including work failures, which the queue retries) or the queue was empty. */
+  OK: 0,
+  CONFIG: 2,
+  QUEUE: 3,
+  RESULTS: 4,
+  UNEXPECTED: 5,
+} as const;
+export type ExitCode = (typeof ExitCodes)[keyof typeof ExitCodes];
+
+export interface JobOptions {
+  receiveCount: number;
+  receiveWaitMs: number;
+  instance: string;
+  maxDeliveries: number;
+  openQueue: () => Promise<QueueClient>;
+  openSink: () => Promise<ResultSink>;
+  logger: Logger;
+  /** Aborted on SIGTERM: work in progress is abandoned and the run ends promptly. */
+  signal: AbortSignal;
+  /** Budget for closing the queue client and the sink. Default 1000 ms. */
+  closeTimeoutMs?: number;
+  observer?: ProcessingObserver;
+  tracer?: MessagingTracer;
+}
+
+export interface JobOutcome {
+  exitCode: ExitCode;
+  /** One line for stderr and the final log line. */
+  reason: string;
+  reports: ProcessingReport[];
+}
+
+export async function runJob(options: JobOptions): Promise<JobOutcome> {
+  const { logger, signal } = options;
+  const closeTimeoutMs = options.closeTimeoutMs ?? 1000;
+  // Connect to the broker and open the sink together: the two dominate a one-message pod's start.
+  const [queueOpened, sinkOpened] = await Promise.allSettled([options.openQueue(), options.openSink()]);
+  const queue = queueOpened.status === 'fulfilled' ? queueOpened.value : undefined;
+  const sink = sinkOpened.status === 'fulfilled' ? sinkOpened.value : undefined;
+  const close = async (): Promise<void> => {
+    await Promise.all([
+      queue && withTimeout(queue.close(), closeTimeoutMs, 'closing the queue client').catch((error: unknown) => logger.warn({ err: describe(error) }, 'queue client did not close cleanly')),
+      sink && withTimeout(sink.close(), closeTimeoutMs, 'closing the result sink').catch((error: unknown) => logger.warn({ err: describe(error) }, 'result sink did not close cleanly')),
+    ]);
+  };
+
+  if (queueOpened.status === 'rejected') {
+    await close();
+    return { exitCode: ExitCodes.QUEUE, reason: `queue unavailable: ${describe(queueOpened.reason).message}`, reports: [] };
+  }
+  if (sinkOpened.status === 'rejected' || !queue || !sink) {
+    await close();
+    return { exitCode: ExitCodes.RESULTS, reason: `result store unavailable: ${describe(sinkOpened.status === 'rejected' ? sinkOpened.reason : 'not opened').message}`, reports: [] };
+  }
+
+  try {
+    const tracer = options.tracer ?? noopTracer;
+    logger.debug({ queue: queue.queue, kind: queue.kind, max: options.receiveCount, waitMs: options.receiveWaitMs, results: sink.location }, 'receiving');
+    const deliveries = await tracer.receive(queue.queue, () => receiveUnlessAborted(queue, options.receiveCount, options.receiveWaitMs, signal));
+    if (deliveries === 'aborted') return { exitCode: ExitCodes.OK, reason: 'stopped by a signal before a message arrived', reports: [] };
+    if (deliveries.length === 0) return { exitCode: ExitCodes.OK, reason: `queue empty after ${options.receiveWaitMs} ms`, reports: [] };
+
+    const handle = createProcessor({ sink, logger, worker: { kind: 'job', instance: options.instance }, maxDeliveries: options.maxDeliveries, tracer, ...(options.observer ? { observer: options.observer } : {}) });
+    const reports: ProcessingReport[] = [];
+    let exitCode: ExitCode = ExitCodes.OK;
+    let failure = '';
+    for (const [index, delivery] of deliveries.entries()) {
+      // After a signal or an infrastructure failure, the rest go straight back to the queue.
+      if (signal.aborted || exitCode !== ExitCodes.OK) {
+        await abandonQuietly(deliveries.slice(index), logger);
+        break;
+      }
+      const report = await handle(delivery, signal);
+      reports.push(report);
+      if (report.outcome === 'store-failed') {
+        exitCode = ExitCodes.RESULTS;
+        failure = `result store failed: ${describe(report.error).message}`;
+      } else if (report.outcome === 'settle-failed') {
+        exitCode = ExitCodes.QUEUE;
+        failure = `settling message ${report.messageId} failed: ${describe(report.error).message}`;
+      }
+    }
+    return { exitCode, reason: exitCode === ExitCodes.OK ? summarize(reports, signal.aborted) : failure, reports };
+  } catch (error) {
+    const queueFailure = typeof (error as { code?: unknown }).code === 'string' && String((error as { code: string }).code).startsWith('QUEUE_');
+    return { exitCode: queueFailure ? ExitCodes.QUEUE : ExitCodes.UNEXPECTED, reason: `${queueFailure ? 'queue failure' : 'unexpected error'}: ${describe(error).message}`, reports: [] };
+  } finally {
+    await close();
+  }
+}
+
+/** `receive` is not cancellable; on a signal stop waiting, and hand back whatever arrives late. */
+async function receiveUnlessAborted(queue: QueueClient, max: number, waitMs: number, signal: AbortSignal): Promise<Delivery[] | 'aborted'> {
+  if (signal.aborted) return 'aborted';
+  const receiving = queue.receive(max, waitMs);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<'aborted'>((resolve) => {
+    onAbort = () => resolve('aborted');
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    const winner = await Promise.race([receiving, aborted]);
+    if (winner === 'aborted') {
+      // Closing the client returns leases too; this covers backends that deliver after the race.
+      receiving.then((late) => Promise.all(late.map((d) => d.abandon().catch(() => {})))).catch(() => {});
+    }
+    return winner;
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+async function abandonQuietly(deliveries: readonly Delivery[], logger: Logger): Promise<void> {
+  await Promise.all(
+    deliveries.map((d) => d.abandon().catch((error: unknown) => logger.warn({ messageId: d.id, queue: d.queue, err: describe(error) }, 'abandon failed; the broker redelivers it anyway'))),
+  );
+}
+
+function summarize(reports: readonly ProcessingReport[], aborted: boolean): string {
+  const counts = new Map<string, number>();
+  for (const r of reports) {
+    const key = r.outcome === 'completed' && r.write === 'duplicate' ? 'completed (duplicate result)' : r.outcome;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const parts = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
+  return `processed ${reports.length} message(s): ${parts}${aborted ? '; stopped by a signal' : ''}`;
+}

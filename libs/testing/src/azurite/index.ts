@@ -1,0 +1,1 @@
+export { startAzurite, type AzuriteInstance, type StartAzuriteOptions } from './azurite.ts';
