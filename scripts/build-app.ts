@@ -24,6 +24,13 @@ class BuildAppError extends Error {
   readonly retryable = false;
 }
 
+/**
+ * npm packages bundled into the app instead of installed beside it. typebox ships hundreds of small
+ * ESM files; loading them one by one dominated a one-message worker-job's start-up (about 300 ms
+ * and 20 MB measured), and it has no native parts or assets that bundling could break.
+ */
+const BUNDLED_NPM = new Set(['typebox']);
+
 /** `@scope/name/sub/path` → `@scope/name`; `name/sub` → `name`. */
 function packageName(specifier: string): string {
   const parts = specifier.split('/');
@@ -41,6 +48,7 @@ function externalNpm(importers: Map<string, string>): Plugin {
     setup(b) {
       b.onResolve({ filter: /^[^./]/ }, (args) => {
         if (args.path.startsWith(WORKSPACE_SCOPE)) return undefined; // resolved through the workspace symlink and bundled
+        if (BUNDLED_NPM.has(packageName(args.path))) return undefined; // bundled: see BUNDLED_NPM
         if (!importers.has(packageName(args.path))) importers.set(packageName(args.path), args.resolveDir);
         // builtins and npm packages both stay imports; importedPackages() tells them apart
         return { path: args.path, external: true };

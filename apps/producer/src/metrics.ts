@@ -2,7 +2,7 @@
  * The producer's Prometheus metrics, on the app's own registry (never the global one). Names carry
  * the `surge_producer_` prefix; every metric has help text.
  */
-import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '@surge/telemetry';
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '@surge/metrics';
 import type { LoadObserver } from '@surge/load-generator';
 import { isSurgeError } from '@surge/core';
 

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { decodeWorkMessage, type LoadStatus } from '@surge/contracts';
 import { createQueueClient, type QueueClient, type QueueConfig } from '@surge/queue-adapters';
-import { createLogger, createRegistry, type Logger } from '@surge/telemetry';
+import { createLogger, type Logger } from '@surge/telemetry';
+import { createRegistry } from '@surge/metrics';
 import { buildApp, type ProducerApp, type ProducerAppConfig } from '../src/app.ts';
 
 export const TOKEN = 'test-token-0123456789abcdef';

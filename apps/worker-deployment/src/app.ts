@@ -10,7 +10,8 @@ import { sleep, withTimeout } from '@surge/core';
 import { createProcessor, describe, type Processor } from '@surge/processing';
 import type { Consumer, QueueClient } from '@surge/queue-adapters';
 import type { ResultSink } from '@surge/results';
-import { noopTracer, type Logger, type MessagingTracer, type Registry } from '@surge/telemetry';
+import { noopTracer, type Logger, type MessagingTracer } from '@surge/telemetry';
+import type { Registry } from '@surge/metrics';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 
 export interface WorkerDeploymentOptions {

@@ -7,7 +7,8 @@ import { handleShutdownSignals, loadConfigOrExit } from '@surge/core';
 import { describe } from '@surge/processing';
 import { createQueueClient } from '@surge/queue-adapters';
 import { createResultSink } from '@surge/results';
-import { createLogger, createRegistry, startOpsServer, startTracing, type OpsServer, type Tracing } from '@surge/telemetry';
+import { createLogger, startTracing, type Tracing } from '@surge/telemetry';
+import { createRegistry, startOpsServer, type OpsServer } from '@surge/metrics';
 import { WorkerDeployment } from './app.ts';
 import { loadConfig } from './config.ts';
 

@@ -4,7 +4,7 @@
  * in exactly one place.
  */
 import type { ProcessingObserver } from '@surge/processing';
-import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '@surge/telemetry';
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '@surge/metrics';
 
 export interface WorkerMetrics {
   observer: ProcessingObserver;

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, createRegistry, deliveryLogger, redactUrl, Counter } from './index.ts';
+import { createLogger, deliveryLogger, redactUrl } from './index.ts';
 
 function memoryLogger() {
   const lines: Record<string, unknown>[] = [];
@@ -29,12 +29,3 @@ describe('logger', () => {
   });
 });
 
-describe('registry', () => {
-  it('is owned by the app and labels its series', async () => {
-    const registry = createRegistry({ app: 'a', defaultMetrics: false });
-    new Counter({ name: 'surge_test_total', help: 'A test counter.', registers: [registry] }).inc(2);
-    const text = await registry.metrics();
-    expect(text).toContain('# HELP surge_test_total A test counter.');
-    expect(text).toContain('surge_test_total{app="a"} 2');
-  });
-});

@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { withTimeout, errorMessage } from '@surge/core';
-import type { Registry } from '@surge/telemetry';
+import type { Registry } from '@surge/metrics';
 import type { QueueClient } from '@surge/queue-adapters';
 
 export interface ProbeRoutesOptions {
