@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ run: (args: string[]) => Promise<v
   producer: () => import('./producer.ts'),
   servicebus: () => import('./servicebus.ts'),
   workers: () => import('./workers.ts'),
+  tracing: () => import('./tracing.ts'),
   exporter: () => import('./exporter.ts'),
   'keda-local': () => import('./keda-local.ts'),
 };

@@ -24,7 +24,7 @@ const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-function entryOf(app: string): { cwd: string; script: string; label: string } {
+export function entryOf(app: string): { cwd: string; script: string; label: string } {
   const dist = path.join(repoRoot, 'apps', app, 'dist', 'main.js');
   if (existsSync(dist)) return { cwd: path.dirname(dist), script: 'main.js', label: `built bundle apps/${app}/dist/main.js` };
   return { cwd: path.join(repoRoot, 'apps', app), script: 'src/main.ts', label: `source apps/${app}/src/main.ts (no dist/main.js: run \`npx nx build ${app}\` to bench the bundle)` };
@@ -165,17 +165,21 @@ function vmRssMb(pid: number): number {
   return kb / 1024;
 }
 
-async function deploymentRate(entry: { cwd: string; script: string }, env: Record<string, string>, count: number): Promise<{ rate: number; idleRssMb: number }> {
+/** Processing rate of one worker-deployment process over `count` queued messages (and, unless skipped, its idle RSS). */
+export async function deploymentRate(entry: { cwd: string; script: string }, env: Record<string, string>, count: number, options: { measureIdle?: boolean } = {}): Promise<{ rate: number; idleRssMb: number }> {
+  let idleRssMb = Number.NaN;
+  if (options.measureIdle ?? true) await measureIdle();
+  async function measureIdle(): Promise<void> {
   // Idle RSS first, on an empty queue, then the same process is timed on the full one.
   const idleQueue = `bench-idle-${randomUUID().slice(0, 8)}`;
   const idle = spawnWorker({ cwd: entry.cwd, script: entry.script, compileCache: false, env: { ...env, QUEUE_NAME: idleQueue } });
-  let idleRssMb = Number.NaN;
   try {
     await idle.waitForLog((l) => l.msg === 'consuming');
     await new Promise((r) => setTimeout(r, 5000));
     idleRssMb = vmRssMb(idle.pid);
   } finally {
     await stop(idle);
+  }
   }
   const worker = spawnWorker({ cwd: entry.cwd, script: entry.script, compileCache: false, env });
   try {

@@ -82,7 +82,7 @@ export function parseExposition(text: string): Map<string, MetricFamily> {
       rest = line.slice(parsed.end);
     }
     const value = Number(rest.trim().split(/\s+/)[0]);
-    if (rest.trim() === '' || (Number.isNaN(value) && !/NaN/.test(rest))) throw new ExpositionError(`bad sample value in ${JSON.stringify(line)}`);
+    if (rest.trim() === '' || (Number.isNaN(value) && !/^\s*nan\b/i.test(rest))) throw new ExpositionError(`bad sample value in ${JSON.stringify(line)}`);
     family(familyOf(name, families)).samples.push({ name, labels, value });
   }
   return families;

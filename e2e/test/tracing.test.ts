@@ -194,7 +194,7 @@ registerHooks({ resolve(specifier, context, next) { if (!specifier.startsWith('.
 process.on('exit', () => writeFileSync(${JSON.stringify(record)}, JSON.stringify([...seen])));
 `,
     );
-    const env = { ...process.env, QUEUE_NAME: 'trace-off', EMBEDDED_QUEUE_DIR: path.join(dir, 'queue'), RESULTS_DIR: path.join(dir, 'results'), RECEIVE_WAIT_MS: '200' };
+    const env: NodeJS.ProcessEnv = { ...process.env, QUEUE_NAME: 'trace-off', EMBEDDED_QUEUE_DIR: path.join(dir, 'queue'), RESULTS_DIR: path.join(dir, 'results'), RECEIVE_WAIT_MS: '200' };
     delete env['OTEL_EXPORTER_OTLP_ENDPOINT'];
     const job = spawn(process.execPath, ['--import', recorder, 'src/main.ts'], { cwd: appDir('worker-job'), env, stdio: 'ignore' });
     expect(await exited(job)).toBe(0);

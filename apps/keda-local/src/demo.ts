@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, sleep } from '@surge/core';
 import type { LoadStatus } from '@surge/contracts';
-import { createQueueClient, type QueueClient, type QueueDepth } from '@surge/queue-adapters';
+import { createQueueClient, isQueueError, type QueueClient, type QueueDepth } from '@surge/queue-adapters';
 import { createResultSink, type ResultSink } from '@surge/results';
 import { TimelineRecorder, accounting, buildReport, writeReport, type ScaleReport } from '@surge/scale-report';
 import { ScaledJobController, ScaledObjectController, Supervisor, type Decision, type PodInfo, type ProcessSpec } from '@surge/supervisor';
@@ -72,8 +72,12 @@ export async function runDemo(config: DemoConfig, deps: DemoDeps): Promise<DemoO
   try {
     queue = await createQueueClient(config.queue, { logger });
     sink = await createResultSink(config.results, { logger });
-    const initial = await queue.depth();
-    if (initial.ready + initial.inFlight > 0) logger.warn({ queue: queueName, ...initial }, 'the queue is not empty at start: those messages are processed too and appear in the depth');
+    // A broker that has not sampled a new queue yet answers "unknown" (retryable): nothing to warn about then.
+    const initial = await queue.depth().catch((error: unknown) => {
+      if (isQueueError(error) && error.retryable) return undefined;
+      throw error;
+    });
+    if (initial && initial.ready + initial.inFlight > 0) logger.warn({ queue: queueName, ...initial }, 'the queue is not empty at start: those messages are processed too and appear in the depth');
 
     const token = randomToken();
     const [exporter, producer] = await Promise.all([

@@ -1,25 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { spawnWorker, type LogLine, type WorkerProcess } from '@surge/testing';
+import { spawnWorker, tempDirs, uniqueQueue, type LogLine, type WorkerProcess } from '@surge/testing';
 import type { ResultSink } from '@surge/results';
 
 export const appDir = path.resolve(import.meta.dirname, '..');
 
-const dirs: string[] = [];
-export function tempDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'surge-worker-deployment-'));
-  dirs.push(dir);
-  return dir;
-}
-export function removeTempDirs(): void {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
-
-export function uniqueQueue(prefix: string): string {
-  return `${prefix}-${randomUUID().slice(0, 8)}`;
-}
+const scratch = tempDirs('surge-worker-deployment');
+export const tempDir = scratch.make;
+export const removeTempDirs = scratch.removeAll;
+export { uniqueQueue };
 
 export interface Deployment {
   proc: WorkerProcess;

@@ -1,24 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { spawnWorker, type WorkerProcess } from '@surge/testing';
+import { spawnWorker, tempDirs, uniqueQueue, type WorkerProcess } from '@surge/testing';
 
 export const appDir = path.resolve(import.meta.dirname, '..');
 
-const dirs: string[] = [];
-export function tempDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'surge-worker-job-'));
-  dirs.push(dir);
-  return dir;
-}
-export function removeTempDirs(): void {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
-
-export function uniqueQueue(prefix: string): string {
-  return `${prefix}-${randomUUID().slice(0, 8)}`;
-}
+const scratch = tempDirs('surge-worker-job');
+export const tempDir = scratch.make;
+export const removeTempDirs = scratch.removeAll;
+export { uniqueQueue };
 
 export function runJob(env: Record<string, string>): WorkerProcess {
   return spawnWorker({ cwd: appDir, env: { LOG_LEVEL: 'debug', ...env } });

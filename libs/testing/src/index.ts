@@ -5,3 +5,4 @@ export * from './nginx/index.ts';
 export * from './prometheus/index.ts';
 export * from './workers/index.ts';
 export * from './rabbitmq/index.ts';
+export * from './scratch/index.ts';

@@ -166,7 +166,9 @@ export class RabbitMqConsumer implements Consumer {
     if (this.stopping || this.reattaching || this.attached) return;
     this.reattaching = (async () => {
       for (let attempt = 0; !this.stopping && !this.attached; attempt++) {
-        if (!this.connection.current) return; // the connection's 'ready' will call again
+        // No `return` while the connection is down: a 'ready' that fires while this loop is still
+        // running finds `reattaching` set and does nothing, so this loop must carry on by itself.
+        // attach() waits for the reconnection (bounded) before it opens a channel.
         try {
           await this.attach(5_000);
           return;
