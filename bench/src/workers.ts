@@ -24,7 +24,7 @@ const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-export function entryOf(app: string): { cwd: string; script: string; label: string } {
+function entryOf(app: string): { cwd: string; script: string; label: string } {
   const dist = path.join(repoRoot, 'apps', app, 'dist', 'main.js');
   if (existsSync(dist)) return { cwd: path.dirname(dist), script: 'main.js', label: `built bundle apps/${app}/dist/main.js` };
   return { cwd: path.join(repoRoot, 'apps', app), script: 'src/main.ts', label: `source apps/${app}/src/main.ts (no dist/main.js: run \`npx nx build ${app}\` to bench the bundle)` };
