@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { createQueueClient, type OutgoingMessage, type QueueClient, type QueueConfig } from '@surge/queue-adapters';
 import { startRabbitMq } from '@surge/testing';
+import { deleteBenchQueues } from './rabbitmq-cleanup.ts';
 
 interface Settings {
   messages: number;
@@ -92,10 +93,7 @@ export async function run(args: string[]): Promise<void> {
       }
     }
   } finally {
-    for (const queue of created) {
-      for (const q of [queue, `${queue}.dlq`]) await admin.deleteQueue(q).catch(() => undefined);
-      await admin.deleteExchange(`${queue}.dlx`).catch(() => undefined);
-    }
+    await deleteBenchQueues(admin, created);
     await model.close().catch(() => undefined);
     await broker.stop();
   }

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import amqp, { type ChannelModel } from 'amqplib';
 import { createQueueClient, type RabbitMqQueueConfig } from '@surge/queue-adapters';
 import { spawnWorker, startRabbitMq, workMessages, type WorkerProcess } from '@surge/testing';
+import { deleteBenchQueues } from './rabbitmq-cleanup.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -129,10 +130,7 @@ export async function run(args: string[]): Promise<void> {
     out(`  raw amqplib consume+ack ${raw.toFixed(0)} msg/s | worker-deployment ${dep.rate.toFixed(0)} msg/s (validate, result file, complete) → ${(dep.rate / raw).toFixed(2)}× (target ≥ 0.8×)`);
     out(`worker-deployment idle RSS: ${dep.idleRssMb.toFixed(1)} MB (target ≤ 90 MB)`);
   } finally {
-    for (const queue of created) {
-      for (const q of [queue, `${queue}.dlq`]) await admin.deleteQueue(q).catch(() => undefined);
-      await admin.deleteExchange(`${queue}.dlx`).catch(() => undefined);
-    }
+    await deleteBenchQueues(admin, created);
     await model.close().catch(() => undefined);
     await broker.stop();
     rmSync(scratch, { recursive: true, force: true });

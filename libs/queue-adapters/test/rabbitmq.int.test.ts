@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runQueueContractSuite, startRabbitMq, type RabbitMqInstance } from '@surge/testing';
-import { createQueueClient, isQueueError, queueConfigFromEnv, type QueueClient, type QueueDepth, type RabbitMqQueueConfig } from '../src/index.ts';
+import { expectDepthWithin, runQueueContractSuite, startRabbitMq, type RabbitMqInstance } from '@surge/testing';
+import { createQueueClient, queueConfigFromEnv, type QueueClient, type QueueDepth, type RabbitMqQueueConfig } from '../src/index.ts';
 import { ConfigError } from '@surge/core';
 
 let broker: RabbitMqInstance;
@@ -24,20 +24,7 @@ function uniqueQueue(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
-async function eventuallyDepth(client: QueueClient, expected: QueueDepth, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  // Until the broker has sampled a new queue, depth is a retryable "no statistics yet" error.
-  const read = (): Promise<QueueDepth | undefined> => client.depth().catch((error: unknown) => {
-    if (isQueueError(error) && error.retryable && Date.now() < deadline) return undefined;
-    throw error;
-  });
-  let depth = await read();
-  while (JSON.stringify(depth) !== JSON.stringify(expected) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 200));
-    depth = await read();
-  }
-  expect(depth).toEqual(expected);
-}
+const eventuallyDepth = (client: QueueClient, expected: QueueDepth): Promise<void> => expectDepthWithin(client, expected, 15_000);
 
 runQueueContractSuite({
   name: 'rabbitmq',

@@ -1,1 +1,1 @@
-export { runQueueContractSuite, body, type ContractTarget } from './suite.ts';
+export { runQueueContractSuite, expectDepthWithin, body, type ContractTarget } from './suite.ts';

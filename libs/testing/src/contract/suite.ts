@@ -34,6 +34,28 @@ export function body(i: number): Buffer {
   return Buffer.from(JSON.stringify({ i }));
 }
 
+/**
+ * Asserts that `client.depth()` reaches `expected` within `settleMs` (broker statistics can lag).
+ * Inside the window a retryable error (statistics not sampled yet) is a reading to wait out.
+ */
+export async function expectDepthWithin(client: QueueClient, expected: QueueDepth, settleMs: number): Promise<void> {
+  const deadline = Date.now() + settleMs;
+  const read = async (): Promise<QueueDepth | undefined> => {
+    try {
+      return await client.depth();
+    } catch (error) {
+      if (isQueueError(error) && error.retryable && Date.now() < deadline) return undefined;
+      throw error;
+    }
+  };
+  let depth = await read();
+  while (JSON.stringify(depth) !== JSON.stringify(expected) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    depth = await read();
+  }
+  expect(depth).toEqual(expected);
+}
+
 export function runQueueContractSuite(target: ContractTarget): void {
   describe(`queue contract: ${target.name}`, () => {
     const open: QueueClient[] = [];
@@ -59,24 +81,7 @@ export function runQueueContractSuite(target: ContractTarget): void {
       return ids;
     }
 
-    async function expectDepth(c: QueueClient, expected: QueueDepth): Promise<void> {
-      const deadline = Date.now() + (target.depthSettleMs ?? 0);
-      // Within the settle window a retryable error (statistics not sampled yet) is a reading to wait out.
-      const read = async (): Promise<QueueDepth | undefined> => {
-        try {
-          return await c.depth();
-        } catch (error) {
-          if (isQueueError(error) && error.retryable && Date.now() < deadline) return undefined;
-          throw error;
-        }
-      };
-      let depth = await read();
-      while (JSON.stringify(depth) !== JSON.stringify(expected) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 250));
-        depth = await read();
-      }
-      expect(depth).toEqual(expected);
-    }
+    const expectDepth = (c: QueueClient, expected: QueueDepth): Promise<void> => expectDepthWithin(c, expected, target.depthSettleMs ?? 0);
 
     async function receiveOne(c: QueueClient, waitMs = 10_000): Promise<Delivery> {
       const [delivery] = await c.receive(1, waitMs);
