@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- workers [--runs N] [--messages N] [--prefetch P]`
+ * `npm run bench -- workers [--runs N] [--messages N] [--warmup W] [--rounds R] [--prefetch P]`
  *
  * The workers against their targets, on a private RabbitMQ (or RABBITMQ_URL):
  *  - worker-job cold path: process start → one message received, result written, completed →
@@ -7,7 +7,9 @@
  *    (target ≤ 2.5×). Runs `apps/worker-job/dist/main.js` when it was built, else `src/main.ts`,
  *    and says which. No compile cache: a fresh pod has none.
  *  - worker-deployment with zero-work messages vs raw amqplib consume + ack at the same prefetch
- *    (target ≥ 0.8×). The worker also writes one result file per message (to /dev/shm when present).
+ *    (target ≥ 0.8×), in steady state: each side consumes W warm-up messages untimed, then N timed;
+ *    raw and worker alternate over R rounds and the median of the per-round ratios is reported.
+ *    The worker also writes one result file per message (to /dev/shm when present).
  *  - RSS: worker-deployment idle (target ≤ 90 MB) and worker-job peak (target ≤ 80 MB).
  */
 import { spawn } from 'node:child_process';
@@ -43,11 +45,19 @@ function timeProcess(args: readonly string[], env: Record<string, string>, cwd: 
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { runs: { type: 'string', default: '20' }, messages: { type: 'string', default: '20000' }, prefetch: { type: 'string', default: '64' } },
+    options: {
+      runs: { type: 'string', default: '20' },
+      messages: { type: 'string', default: '30000' },
+      warmup: { type: 'string', default: '10000' },
+      rounds: { type: 'string', default: '3' },
+      prefetch: { type: 'string', default: '64' },
+    },
   });
   const runs = Number(values.runs);
   const messages = Number(values.messages);
   const prefetch = Number(values.prefetch);
+  const warmup = Number(values.warmup);
+  const rounds = Number(values.rounds);
   const job = entryOf('worker-job');
   const deployment = entryOf('worker-deployment');
   out(`workers bench on ${os.cpus().length} CPU(s), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
@@ -116,19 +126,43 @@ export async function run(args: string[]): Promise<void> {
     }
 
     // ── worker-deployment throughput vs raw amqplib ─────────────────────────────────────
-    const rawQueue = `bench-raw-${randomUUID().slice(0, 8)}`;
-    const depQueue = `bench-dep-${randomUUID().slice(0, 8)}`;
-    created.push(rawQueue, depQueue);
-    for (const queue of [rawQueue, depQueue]) {
-      const client = await createQueueClient(config(queue));
-      for (let from = 0; from < messages; from += 1000) await client.send(workMessages({ loadId: 'bench-tp', count: Math.min(1000, messages - from), startSeq: from }).outgoing);
-      await client.close();
+    // Steady state: the first `warmup` messages of each side (JIT tiers, first allocations) are
+    // consumed but not timed. Raw and worker alternate in `rounds`; the ratio is taken per round.
+    const ratios: number[] = [];
+    const raws: number[] = [];
+    const deps: number[] = [];
+    let idleRssMb = Number.NaN;
+    for (let round = 0; round < rounds; round++) {
+      const rawQueue = `bench-raw-${randomUUID().slice(0, 8)}`;
+      const depQueue = `bench-dep-${randomUUID().slice(0, 8)}`;
+      created.push(rawQueue, depQueue);
+      for (const queue of [rawQueue, depQueue]) {
+        const client = await createQueueClient(config(queue));
+        const total = warmup + messages;
+        for (let from = 0; from < total; from += 1000) await client.send(workMessages({ loadId: 'bench-tp', count: Math.min(1000, total - from), startSeq: from }).outgoing);
+        await client.close();
+      }
+      const runRaw = async () => rawConsumeRate(model, rawQueue, messages, prefetch, warmup);
+      const runDep = async () => deploymentRate(deployment, { ...baseEnv(depQueue), CONCURRENCY: String(prefetch), PORT: '0', HOST: '127.0.0.1' }, messages, { measureIdle: round === 0, warmup });
+      let raw: number;
+      let dep: { rate: number; idleRssMb: number };
+      if (round % 2 === 0) {
+        raw = await runRaw();
+        dep = await runDep();
+      } else {
+        dep = await runDep();
+        raw = await runRaw();
+      }
+      if (round === 0) idleRssMb = dep.idleRssMb;
+      raws.push(raw);
+      deps.push(dep.rate);
+      ratios.push(dep.rate / raw);
+      out(`  round ${round + 1}: raw ${raw.toFixed(0)} msg/s | worker-deployment ${dep.rate.toFixed(0)} msg/s → ${(dep.rate / raw).toFixed(2)}×`);
+      await deleteBenchQueues(admin, [rawQueue, depQueue]);
     }
-    const raw = await rawConsumeRate(model, rawQueue, messages, prefetch);
-    const dep = await deploymentRate(deployment, { ...baseEnv(depQueue), CONCURRENCY: String(prefetch), PORT: '0', HOST: '127.0.0.1' }, messages);
-    out(`\nzero-work messages, prefetch/concurrency ${prefetch}, ${messages} messages`);
-    out(`  raw amqplib consume+ack ${raw.toFixed(0)} msg/s | worker-deployment ${dep.rate.toFixed(0)} msg/s (validate, result file, complete) → ${(dep.rate / raw).toFixed(2)}× (target ≥ 0.8×)`);
-    out(`worker-deployment idle RSS: ${dep.idleRssMb.toFixed(1)} MB (target ≤ 90 MB)`);
+    out(`\nzero-work messages, prefetch/concurrency ${prefetch}, ${messages} timed after ${warmup} warm-up messages, ${rounds} rounds`);
+    out(`  raw amqplib consume+ack median ${median(raws).toFixed(0)} msg/s | worker-deployment median ${median(deps).toFixed(0)} msg/s (validate, result file, complete) → median ratio ${median(ratios).toFixed(2)}× (target ≥ 0.8×)`);
+    out(`worker-deployment idle RSS: ${idleRssMb.toFixed(1)} MB (target ≤ 90 MB)`);
   } finally {
     await deleteBenchQueues(admin, created);
     await model.close().catch(() => undefined);
@@ -137,18 +171,19 @@ export async function run(args: string[]): Promise<void> {
   }
 }
 
-async function rawConsumeRate(model: ChannelModel, queue: string, count: number, prefetch: number): Promise<number> {
+async function rawConsumeRate(model: ChannelModel, queue: string, count: number, prefetch: number, warmup = 0): Promise<number> {
   const channel = await model.createChannel();
   await channel.prefetch(prefetch, false);
   let acked = 0;
-  const started = performance.now();
+  let started = performance.now();
   let tag = '';
   await new Promise<void>((resolve) => {
     void channel
       .consume(queue, (message) => {
         if (!message) return;
         channel.ack(message);
-        if (++acked === count) resolve();
+        if (++acked === warmup) started = performance.now();
+        if (acked === warmup + count) resolve();
       })
       .then((ok) => (tag = ok.consumerTag));
   });
@@ -163,36 +198,45 @@ function vmRssMb(pid: number): number {
   return kb / 1024;
 }
 
-/** Processing rate of one worker-deployment process over `count` queued messages (and, unless skipped, its idle RSS). */
-export async function deploymentRate(entry: { cwd: string; script: string }, env: Record<string, string>, count: number, options: { measureIdle?: boolean } = {}): Promise<{ rate: number; idleRssMb: number }> {
-  let idleRssMb = Number.NaN;
-  if (options.measureIdle ?? true) await measureIdle();
-  async function measureIdle(): Promise<void> {
-  // Idle RSS first, on an empty queue, then the same process is timed on the full one.
+/**
+ * Processing rate of one worker-deployment process over `count` queued messages, after `warmup`
+ * more that are processed but not timed (and, unless skipped, its idle RSS on an empty queue).
+ */
+export async function deploymentRate(entry: { cwd: string; script: string }, env: Record<string, string>, count: number, options: { measureIdle?: boolean; warmup?: number } = {}): Promise<{ rate: number; idleRssMb: number }> {
+  const warmup = options.warmup ?? 0;
+  const idleRssMb = (options.measureIdle ?? true) ? await idleRss(entry, env) : Number.NaN;
+  const worker = spawnWorker({ cwd: entry.cwd, script: entry.script, compileCache: false, env });
+  try {
+    const port = (await worker.waitForLog((l) => l.msg === 'ops server listening')).port as number;
+    await worker.waitForLog((l) => l.msg === 'consuming');
+    // The counter is read by polling, so the rate is taken between two readings, whatever the
+    // interval: from the first one at or past the warm-up to the first one at or past the end.
+    // Every scrape costs the worker CPU (default metrics read /proc), hence a lazy 100 ms.
+    // Without a warm-up, timing starts when the worker says it is consuming.
+    let from: { at: number; done: number } | undefined = warmup === 0 ? { at: performance.now(), done: 0 } : undefined;
+    for (;;) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const at = performance.now();
+      const done = text.split('\n').filter((l) => l.startsWith('surge_worker_messages_processed_total{')).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+      from ??= done >= warmup ? { at, done } : undefined;
+      if (from && done >= warmup + count && done > from.done) return { rate: (done - from.done) / ((at - from.at) / 1000), idleRssMb };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await stop(worker);
+  }
+}
+
+/** RSS of a worker-deployment that has been consuming an empty queue for 5 s. */
+async function idleRss(entry: { cwd: string; script: string }, env: Record<string, string>): Promise<number> {
   const idleQueue = `bench-idle-${randomUUID().slice(0, 8)}`;
   const idle = spawnWorker({ cwd: entry.cwd, script: entry.script, compileCache: false, env: { ...env, QUEUE_NAME: idleQueue } });
   try {
     await idle.waitForLog((l) => l.msg === 'consuming');
     await new Promise((r) => setTimeout(r, 5000));
-    idleRssMb = vmRssMb(idle.pid);
+    return vmRssMb(idle.pid);
   } finally {
     await stop(idle);
-  }
-  }
-  const worker = spawnWorker({ cwd: entry.cwd, script: entry.script, compileCache: false, env });
-  try {
-    const port = (await worker.waitForLog((l) => l.msg === 'ops server listening')).port as number;
-    await worker.waitForLog((l) => l.msg === 'consuming');
-    const started = performance.now();
-    for (;;) {
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      const done = text.split('\n').filter((l) => l.startsWith('surge_worker_messages_processed_total{')).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-      if (done >= count) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return { rate: count / ((performance.now() - started) / 1000), idleRssMb };
-  } finally {
-    await stop(worker);
   }
 }
 

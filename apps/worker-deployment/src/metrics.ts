@@ -53,16 +53,22 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
   for (const reason of Object.values(FAILED_REASON)) failed.inc({ reason }, 0);
   for (const reason of ['InvalidMessage', 'MaxDeliveryCountExceeded']) deadLettered.inc({ reason }, 0);
 
+  // Label children bound once: prom-client hashes the label set on every labelled call, per message.
+  const processingBy = new Map<string, ReturnType<typeof processing.labels>>();
+  const processedBy = { written: processed.labels({ result: 'written' }), duplicate: processed.labels({ result: 'duplicate' }) };
+
   return {
     consumerAttached,
     observer: {
       started: () => inFlight.inc(),
       finished: (report) => {
         inFlight.dec();
-        processing.observe({ outcome: report.outcome }, report.processingMs / 1000);
+        let byOutcome = processingBy.get(report.outcome);
+        if (!byOutcome) processingBy.set(report.outcome, (byOutcome = processing.labels({ outcome: report.outcome })));
+        byOutcome.observe(report.processingMs / 1000);
         switch (report.outcome) {
           case 'completed':
-            processed.inc({ result: report.write ?? 'written' });
+            processedBy[report.write ?? 'written'].inc();
             if (report.endToEndMs !== undefined) endToEnd.observe(Math.max(0, report.endToEndMs) / 1000);
             break;
           case 'dead-lettered':

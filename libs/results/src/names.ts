@@ -19,3 +19,7 @@ export function parseResultName(name: string): ResultKey | undefined {
 export function isLoadId(value: string): boolean {
   return LOAD_ID.test(value);
 }
+
+export function isMessageId(value: string): boolean {
+  return MESSAGE_ID.test(value);
+}

@@ -122,7 +122,7 @@ export class RabbitMqConsumer implements Consumer {
       // basic.cancel from the broker (queue deleted, node going down): re-attach like after a drop.
       this.settings.logger.warn({ queue: this.settings.queue }, 'the broker cancelled the consumer');
       if (this.lane === lane) this.consumerTag = undefined;
-      void lane.channel.close().catch(() => undefined);
+      void lane.close().catch(() => undefined);
       return;
     }
     const delivery = new RabbitMqDelivery(lane, message, this.settings.context);
@@ -219,7 +219,7 @@ export class RabbitMqConsumer implements Consumer {
     // Deliveries that were in transit before cancel-ok arrived.
     for (const delivery of this.waiting.splice(0)) delivery.release();
     await this.tracker.idle();
-    if (lane?.open) await lane.channel.close().catch(() => undefined);
+    if (lane?.open) await lane.close().catch(() => undefined);
     this.lane = undefined;
   }
 }

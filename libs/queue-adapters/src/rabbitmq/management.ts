@@ -7,10 +7,11 @@
  * default), so a read can lag the queue by that much — as it does for KEDA.
  *
  * Plain `node:http` with no keep-alive: reads are rare, and a pooled socket must never keep a
- * one-shot worker's process alive after `close()`.
+ * one-shot worker's process alive after `close()`. Loaded on the first read, not with the adapter:
+ * an ESM import of `node:http` also loads its bundled fetch stack (~13 ms), a one-message job's
+ * start-up pays for that and never reads depth.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type * as Http from 'node:http';
 import { QueueError } from '../errors.ts';
 
 export interface QueueStats {
@@ -58,7 +59,7 @@ export class ManagementApi {
 
   private get(path: string, queue: string): Promise<{ status: number; body: string }> {
     const url = new URL(path, this.base);
-    const client = url.protocol === 'https:' ? https : http;
+    const client = process.getBuiltinModule(url.protocol === 'https:' ? 'node:https' : 'node:http') as Pick<typeof Http, 'request'>;
     return new Promise((resolve, reject) => {
       const request = client.request(url, { method: 'GET', agent: false, headers: { accept: 'application/json', ...(this.authorization ? { authorization: this.authorization } : {}) } }, (response) => {
         const chunks: Buffer[] = [];

@@ -346,7 +346,7 @@ export class RabbitMqQueueClient implements QueueClient {
     // Acks are fire-and-forget frames: closing the connection right after them can lose them, and
     // the broker requeues completed messages. A channel's close-ok comes only after its earlier frames.
     const lane = this.receiveLane;
-    if (lane?.open) await withTimeout(lane.channel.close(), Math.floor(budget / 4), 'closing the receive channel').catch(() => undefined);
+    if (lane?.open) await withTimeout(lane.close(), Math.floor(budget / 4), 'closing the receive channel').catch(() => undefined);
     await this.publisher.close().catch(() => undefined);
     await Promise.all([this.publishConnection.close(Math.floor(budget / 2)), this.consumeConnection.close(Math.floor(budget / 2))]);
     this.logger.info({ queue: this.queue }, 'rabbitmq queue client closed');

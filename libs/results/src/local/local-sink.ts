@@ -1,21 +1,25 @@
 /**
  * Results as files: `<dir>/<loadId>/<messageId>.json`. Several processes on one machine (keda-local,
- * tests) share the folder, and any of them may be killed at any instant, so a write is:
- *   1. write the whole document to a private temp file in the same folder;
- *   2. `link()` it to the final name — atomic, and it fails with EEXIST instead of replacing;
- *   3. remove the temp name.
- * A reader sees either no result or a complete one, and a second writer can never overwrite the
- * first. No fsync: the files outlive a killed process (page cache), and power loss on a laptop
- * demo is not worth a disk flush per message. A killed writer can leave a `.…tmp` file behind;
- * `list` ignores it.
+ * tests) share the folder, and any of them may be killed at any instant.
+ *
+ * A write creates the final name with `O_CREAT | O_EXCL` and writes the document in one `write()`:
+ * the kernel lets exactly one creator win, so a second writer gets EEXIST and never overwrites the
+ * first. A result is a few hundred bytes, less than a page, so a killed writer leaves either the
+ * whole document or an empty file (killed between open and write). The loser of EEXIST reads the
+ * file: a valid result means duplicate; an empty or unparseable one is a writer's remains, replaced
+ * atomically (temp file + rename) and reported as written. Readers treat an empty file as absent.
+ * (Temp + link + unlink would hide even that instant from readers, at five system calls instead
+ * of three: profiled as the largest share of a zero-work message's cost.)
+ *
+ * No fsync: the files outlive a killed process (page cache), and power loss on a laptop demo is not
+ * worth a disk flush per message.
  *
  * The write path is synchronous on purpose: a result is a few hundred bytes going to the page
- * cache, and the five async calls it would take (open, write, close, link, unlink) cost far more
- * in thread-pool round trips than the tens of microseconds the event loop is held — profiled as
- * the largest share of a zero-work message's cost. Reads and listings stay asynchronous.
+ * cache, and three async calls (open, write, close) cost more in thread-pool round trips than the
+ * microseconds the event loop is held. Reads and listings stay asynchronous.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, linkSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { constants as fsConstants, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { WorkResult } from '@surge/contracts';
@@ -54,32 +58,49 @@ export class LocalResultSink implements ResultSink {
   async writeIfAbsent(result: WorkResult): Promise<WriteOutcome> {
     this.assertOpen();
     checkResult(result);
-    const folder = path.join(this.dir, result.loadId);
-    const final = path.join(folder, `${result.messageId}.json`);
-    const temp = path.join(folder, `.${result.messageId}.${this.tempPrefix}.${++this.tempCounter}.tmp`);
+    // Plain concatenation: both ids were just checked against the naming rule (no separators).
+    const folder = `${this.dir}${path.sep}${result.loadId}`;
+    const final = `${folder}${path.sep}${result.messageId}.json`;
+    const document = JSON.stringify(result);
     try {
       if (!this.loadDirs.has(folder)) {
         mkdirSync(folder, { recursive: true });
         this.loadDirs.add(folder);
       }
-      writeFileSync(temp, JSON.stringify(result), { flag: 'wx' });
+      writeFileSync(final, document, { flag: 'wx' });
+      return 'written';
     } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'EEXIST') return this.resolveExisting(final, document, result);
       // The load folder was removed under us (a test or an operator cleaning up): create it next time.
       this.loadDirs.delete(folder);
       throw translateFsError(cause, `cannot write result ${result.loadId}/${result.messageId}`);
     }
+  }
+
+  /** The name exists: a complete result is the first writer's (duplicate); anything else is a killed writer's remains. */
+  private resolveExisting(final: string, document: string, result: WorkResult): WriteOutcome {
+    const name = `${result.loadId}/${result.messageId}.json`;
     try {
-      linkSync(temp, final);
+      parseStoredResult(readFileSync(final, 'utf8'), name);
+      return 'duplicate';
+    } catch (cause) {
+      if (!(cause instanceof ResultError && cause.code === 'RESULTS_CORRUPT') && (cause as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw translateFsError(cause, `cannot read the existing result ${name}`);
+      }
+    }
+    // rename() replaces atomically: readers see the remains or this document, never a mix.
+    const temp = `${final}.${this.tempPrefix}.${++this.tempCounter}.tmp`;
+    try {
+      writeFileSync(temp, document, { flag: 'wx' });
+      renameSync(temp, final);
       return 'written';
     } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code === 'EEXIST') return 'duplicate';
-      throw translateFsError(cause, `cannot store result ${result.loadId}/${result.messageId}`);
-    } finally {
       try {
         unlinkSync(temp);
       } catch {
-        // Already gone; a leftover temp file is harmless (list ignores it).
+        // never created, or already renamed
       }
+      throw translateFsError(cause, `cannot replace the incomplete result ${name}`);
     }
   }
 
@@ -92,6 +113,8 @@ export class LocalResultSink implements ResultSink {
       if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw translateFsError(cause, `cannot read result ${key.loadId}/${key.messageId}`);
     }
+    // Created but not written yet (or its writer was killed in between): not a result.
+    if (text.length === 0) return undefined;
     return parseStoredResult(text, `${key.loadId}/${key.messageId}.json`);
   }
 
