@@ -37,7 +37,7 @@ const starting = (async () => {
   logger.info({ host: config.host, port: ops.port }, 'ops server listening');
   tracing = await startTracing({ serviceName: 'worker-deployment', endpoint: config.otlpEndpoint, system: config.queue.kind });
   const [queue, sink] = await Promise.all([
-    createQueueClient(config.queue, { logger }).catch((error: unknown) => fail(3, `queue unavailable: ${describe(error).message}`)),
+    createQueueClient(config.queue, { logger, usage: 'consume' }).catch((error: unknown) => fail(3, `queue unavailable: ${describe(error).message}`)),
     createResultSink(config.results, { logger }).catch((error: unknown) => fail(4, `result store unavailable: ${describe(error).message}`)),
   ]);
   app = new WorkerDeployment({

@@ -49,7 +49,7 @@ const running = runJob({
   receiveWaitMs: config.receiveWaitMs,
   instance: config.instance,
   maxDeliveries: config.queue.maxDeliveries,
-  openQueue: () => createQueueClient(config.queue, { logger }),
+  openQueue: () => createQueueClient(config.queue, { logger, usage: 'consume' }),
   openSink: () => createResultSink(config.results, { logger }),
   logger,
   signal: abort.signal,

@@ -11,6 +11,13 @@ export interface AdapterLogger {
 
 export interface AdapterOptions {
   logger?: AdapterLogger;
+  /**
+   * What the client is mostly for. `consume` (the workers): RabbitMQ sets up on the consume
+   * connection and opens the publish connection only when something is published (a dead-letter
+   * copy), so a receive-only Job pod holds one broker connection instead of two — a thousand pods
+   * starting at once make that a thousand fewer handshakes. Default `publish`.
+   */
+  usage?: 'consume' | 'publish';
 }
 
 export const silentLogger: AdapterLogger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -24,6 +24,21 @@ function uniqueQueue(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
+/** Roles (`publish`/`consume`) of the open connections Surge named after `queue`, from the management API. */
+async function connectionRoles(queue: string): Promise<string[]> {
+  const url = new URL('api/connections?columns=client_properties.connection_name', `${broker.managementUrl}/`);
+  const authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+  url.username = '';
+  url.password = '';
+  const response = await fetch(url, { headers: { authorization } });
+  const connections = (await response.json()) as { client_properties?: { connection_name?: string } }[];
+  return connections
+    .map((c) => /^surge-(\w+):(.+)@/.exec(c.client_properties?.connection_name ?? ''))
+    .filter((m): m is RegExpExecArray => m !== null && m[2] === queue)
+    .map((m) => m[1]!)
+    .sort();
+}
+
 const eventuallyDepth = (client: QueueClient, expected: QueueDepth): Promise<void> => expectDepthWithin(client, expected, 15_000);
 
 runQueueContractSuite({
@@ -114,6 +129,48 @@ describe('rabbitmq specifics', () => {
       await eventuallyDepth(client, { ready: 17, inFlight: 0, deadLettered: 0 });
     } finally {
       await client.close();
+    }
+  });
+
+  it('acks are coalesced, yet never cover a delivery still being worked on, and are all sent before close', async () => {
+    const queue = uniqueQueue('acks');
+    const ids = Array.from({ length: 6 }, () => randomUUID());
+    const client = await createQueueClient(config(queue), { usage: 'consume' });
+    await client.send(ids.map((id) => ({ id, body: Buffer.from(id) })));
+    const got = await client.receive(6, 5_000);
+    expect(got.map((d) => d.id)).toEqual(ids);
+    // The 1st and 4th are still in progress when the others complete, out of order.
+    for (const d of [got[5]!, got[1]!, got[4]!, got[2]!]) await d.complete();
+    await client.close(); // the two unsettled ones go back; the four completed must not
+    const again = await createQueueClient(config(queue), { usage: 'consume' });
+    try {
+      const back = await again.receive(6, 5_000);
+      expect(back.map((d) => d.id).sort()).toEqual([ids[0], ids[3]].sort());
+      for (const d of back) await d.complete();
+      await eventuallyDepth(again, { ready: 0, inFlight: 0, deadLettered: 0 });
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("usage 'consume' holds one connection, named after its queue, until it publishes", async (context) => {
+    if (!broker.managementUrl) {
+      console.warn('skipped: listing connections needs the management API (RABBITMQ_MANAGEMENT_URL is not set for this broker)');
+      context.skip();
+    }
+    const queue = uniqueQueue('usage');
+    const producer = await createQueueClient(config(queue));
+    await producer.send([{ id: randomUUID(), body: Buffer.from('a') }]);
+    await producer.close();
+    const worker = await createQueueClient(config(queue), { usage: 'consume' });
+    try {
+      const [delivery] = await worker.receive(1, 5_000);
+      await expect.poll(() => connectionRoles(queue), { timeout: 10_000 }).toEqual(['consume']);
+      // A dead-letter copy is a publish: the publish connection opens now, and only now.
+      await delivery!.deadLetter('Test', 'opens the publish side');
+      await expect.poll(() => connectionRoles(queue), { timeout: 10_000 }).toEqual(['consume', 'publish']);
+    } finally {
+      await worker.close();
     }
   });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -62,6 +62,23 @@ describe('local result sink', () => {
     const winner = outcomes.indexOf('written') + 1;
     expect((await sink.read(base))?.deliveryAttempt).toBe(winner);
     expect(readdirSync(path.join(dir, 'load-a'))).toEqual([`${base.messageId}.json`]);
+  });
+
+  it('replaces what a killed writer left (an empty or cut file) and reports written; an empty file reads as absent', async () => {
+    const { sink, dir } = await openSink();
+    const emptyLeft = result();
+    const cutLeft = result();
+    mkdirSync(path.join(dir, 'load-a'), { recursive: true });
+    writeFileSync(path.join(dir, 'load-a', `${emptyLeft.messageId}.json`), '');
+    writeFileSync(path.join(dir, 'load-a', `${cutLeft.messageId}.json`), JSON.stringify(cutLeft).slice(0, 40));
+    expect(await sink.read(emptyLeft)).toBeUndefined();
+    expect(await sink.writeIfAbsent(emptyLeft)).toBe('written');
+    expect(await sink.writeIfAbsent(cutLeft)).toBe('written');
+    expect(await sink.read(emptyLeft)).toEqual(emptyLeft);
+    expect(await sink.read(cutLeft)).toEqual(cutLeft);
+    // Complete now: a further write is a duplicate again, and no temp file is left behind.
+    expect(await sink.writeIfAbsent({ ...cutLeft, deliveryAttempt: 2 })).toBe('duplicate');
+    expect(readdirSync(path.join(dir, 'load-a')).sort()).toEqual([`${emptyLeft.messageId}.json`, `${cutLeft.messageId}.json`].sort());
   });
 
   it('lists every load and ignores stray files', async () => {

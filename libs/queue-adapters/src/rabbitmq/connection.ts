@@ -51,6 +51,7 @@ export class ManagedConnection extends EventEmitter<ManagedConnectionEvents> {
   private readonly tuning: ConnectionTuning;
   private model: ChannelModel | undefined;
   private reconnecting: Promise<void> | undefined;
+  private opening: Promise<ChannelModel> | undefined;
   private closed = false;
   private blockedReason: string | undefined;
   /** Increments on every new connection, so holders of old channels can tell they are stale. */
@@ -78,12 +79,24 @@ export class ManagedConnection extends EventEmitter<ManagedConnectionEvents> {
     return brokerHost(this.url);
   }
 
-  /** First connection: one bounded attempt; a failure is thrown, not retried (the caller decides). */
+  /**
+   * First connection: one bounded attempt; a failure is thrown, not retried (the caller decides).
+   * Callers that come while it is under way share it: a lazily opened connection (the publish side
+   * of a worker) can be asked for by several dead-letters at once, and must be opened once.
+   */
   async open(): Promise<ChannelModel> {
     if (this.model) return this.model;
-    const model = await this.attempt();
-    this.adopt(model);
-    return model;
+    this.opening ??= this.attempt()
+      .then(async (model) => {
+        if (this.closed) {
+          await model.close().catch(() => undefined);
+          throw new QueueError('CLOSED', 'the queue client is closed', { queue: this.queue });
+        }
+        this.adopt(model);
+        return model;
+      })
+      .finally(() => (this.opening = undefined));
+    return this.opening;
   }
 
   /**
@@ -115,7 +128,8 @@ export class ManagedConnection extends EventEmitter<ManagedConnectionEvents> {
         // amqplib leaves Nagle on: with the peer's delayed ACK every small frame after a write (the
         // handshake steps, an ack, a cancel) waits ~40 ms. Surge's frames are small and latency-bound.
         noDelay: true,
-        clientProperties: { connection_name: `surge-${this.role}@${os.hostname()}` },
+        // Shown in the management UI and `rabbitmqctl list_connections`: which pod, which queue, which side.
+        clientProperties: { connection_name: `surge-${this.role}:${this.queue}@${os.hostname()}` },
       });
     } catch (error) {
       throw toQueueError(error, `cannot connect to RabbitMQ at ${this.host} (${this.role})`, this.queue);

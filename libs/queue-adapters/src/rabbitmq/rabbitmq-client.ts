@@ -2,9 +2,10 @@
  * The RabbitMQ backend (amqplib). See topology.ts for the broker objects and why the queue is a
  * quorum queue, publisher.ts for confirmed sends, consumer.ts for consumption and recovery.
  *
- * Two connections: `publish` (topology, sends, dead-letter copies, peeks) opened at connect, and
- * `consume` (receive, consume) opened on first use — a broker alarm blocks publishing connections,
- * and a consumer must still be able to ack while it lasts.
+ * Two connections: `publish` (sends, dead-letter copies, peeks) and `consume` (receive, consume) —
+ * a broker alarm blocks publishing connections, and a consumer must still be able to ack while it
+ * lasts. Topology, checks and depth go over whichever connection the client's `usage` opens at
+ * connect (publish by default, consume for workers); the other one is opened on first use.
  */
 import type { Channel, ConsumeMessage, GetMessage, MessagePropertyHeaders } from 'amqplib';
 import { withTimeout } from '@surge/core';
@@ -40,6 +41,8 @@ export class RabbitMqQueueClient implements QueueClient {
   private readonly topology: Topology;
   private readonly publishConnection: ManagedConnection;
   private readonly consumeConnection: ManagedConnection;
+  /** Opened at connect; carries the admin channel (declares, checks, depth fallback). */
+  private readonly adminConnection: ManagedConnection;
   private readonly publisher: ConfirmPublisher;
   private readonly management: ManagementApi | undefined;
   private readonly consumers = new Set<RabbitMqConsumer>();
@@ -57,6 +60,7 @@ export class RabbitMqQueueClient implements QueueClient {
     const tuning = { ...DEFAULT_CONNECTION_TUNING, ...options.connection };
     this.publishConnection = new ManagedConnection('publish', config.url, config.queue, this.logger, tuning);
     this.consumeConnection = new ManagedConnection('consume', config.url, config.queue, this.logger, tuning);
+    this.adminConnection = options.usage === 'consume' ? this.consumeConnection : this.publishConnection;
     this.publisher = new ConfirmPublisher(this.publishConnection, config.queue, this.logger, { ...DEFAULT_PUBLISH_TUNING, ...options.publish });
     this.management = config.managementUrl ? new ManagementApi(config.managementUrl, config.url) : undefined;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5_000;
@@ -65,20 +69,20 @@ export class RabbitMqQueueClient implements QueueClient {
       maxDeliveries: config.maxDeliveries,
       publishDeadLetter: (message, headers) => this.publishDeadLetter(message, headers),
     };
-    // A failed reconnection of the publish side drops its cached channels.
-    this.publishConnection.on('lost', () => (this.adminChannel = undefined));
+    // A lost admin connection drops its cached channel.
+    this.adminConnection.on('lost', () => (this.adminChannel = undefined));
   }
 
   static async connect(config: RabbitMqQueueConfig, options: RabbitMqClientOptions = {}): Promise<RabbitMqQueueClient> {
     const client = new RabbitMqQueueClient(config, options);
     try {
-      await client.publishConnection.open();
+      await client.adminConnection.open();
       await client.declareTopology();
     } catch (error) {
       await client.close();
       throw toQueueError(error, `cannot set up queue ${config.queue}`, config.queue);
     }
-    client.logger.info({ queue: config.queue, host: client.publishConnection.host, depthFrom: client.management ? `management API at ${client.management.host}` : 'passive declare (ready only)' }, 'rabbitmq queue client connected');
+    client.logger.info({ queue: config.queue, host: client.adminConnection.host, depthFrom: client.management ? `management API at ${client.management.host}` : 'passive declare (ready only)' }, 'rabbitmq queue client connected');
     if (!client.management) client.logger.warn({ queue: config.queue }, 'no RABBITMQ_MANAGEMENT_URL: depth reports ready messages only (in-flight unknown, reported as 0)');
     if (config.maxProcessingMs > BROKER_CONSUMER_TIMEOUT_MS) {
       client.logger.warn({ queue: config.queue, maxProcessingMs: config.maxProcessingMs }, 'maxProcessingMs exceeds RabbitMQ\'s default consumer_timeout (30 min): raise consumer_timeout on the broker or deliveries will be redelivered mid-work');
@@ -106,7 +110,7 @@ export class RabbitMqQueueClient implements QueueClient {
   /** A plain channel on the publish connection for declares and checks; re-created after it closes. */
   private admin(): Promise<Channel> {
     this.adminChannel ??= (async () => {
-      const model = await this.publishConnection.get(DEFAULT_CONNECTION_TUNING.connectTimeoutMs);
+      const model = await this.adminConnection.get(DEFAULT_CONNECTION_TUNING.connectTimeoutMs);
       const channel = await model.createChannel();
       channel.on('error', (error: Error) => this.logger.debug({ queue: this.queue, err: error.message }, 'admin channel closed by the broker'));
       channel.once('close', () => {
@@ -322,7 +326,7 @@ export class RabbitMqQueueClient implements QueueClient {
 
   async ping(): Promise<void> {
     this.assertOpen();
-    if (!this.publishConnection.current) throw new QueueError('UNAVAILABLE', `no connection to RabbitMQ at ${this.publishConnection.host}`, { queue: this.queue });
+    if (!this.adminConnection.current) throw new QueueError('UNAVAILABLE', `no connection to RabbitMQ at ${this.adminConnection.host}`, { queue: this.queue });
     try {
       await withTimeout(
         this.admin().then((channel) => channel.checkQueue(this.queue)),
