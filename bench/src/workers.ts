@@ -5,7 +5,8 @@
  *  - worker-job cold path: process start → one message received, result written, completed →
  *    process exit, median over N runs, next to the median of `node -e 0` measured in the same run
  *    (target ≤ 2.5×). Runs `apps/worker-job/dist/main.js` when it was built, else `src/main.ts`,
- *    and says which. No compile cache: a fresh pod has none.
+ *    and says which. No compile cache: a fresh pod has none. Also the floor: `node -e` loading
+ *    amqplib and pino and nothing else.
  *  - worker-deployment with zero-work messages vs raw amqplib consume + ack at the same prefetch
  *    (target ≥ 0.8×), in steady state: each side consumes W warm-up messages untimed, then N timed;
  *    raw and worker alternate over R rounds and the median of the per-round ratios is reported.
@@ -89,11 +90,14 @@ export async function run(args: string[]): Promise<void> {
       await client.close();
     }
     const baseline: number[] = [];
+    const librariesOnly: number[] = [];
     const cold: number[] = [];
     const env0 = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
     await timeProcess(['-e', '0'], env0, scratch); // warm the OS file cache for both sides
     for (const [i, queue] of coldQueues.entries()) {
       baseline.push((await timeProcess(['-e', '0'], env0, scratch)).ms);
+      // The floor of any RabbitMQ worker built on these two: loading them, nothing else.
+      librariesOnly.push((await timeProcess(['-e', "require('amqplib'); require('pino')"], env0, job.cwd)).ms);
       const started = performance.now();
       const proc = spawnWorker({ cwd: job.cwd, script: job.script, compileCache: false, env: { ...baseEnv(queue), RECEIVE_WAIT_MS: '5000', WORKER_INSTANCE: `bench-${i}` } });
       const { code } = await proc.exited;
@@ -105,6 +109,7 @@ export async function run(args: string[]): Promise<void> {
     const coldRatio = median(cold) / median(baseline);
     out(`\nworker-job cold path (start → completed → exit), ${runs} runs`);
     out(`  node -e 0 median ${median(baseline).toFixed(0)} ms | worker-job median ${median(cold).toFixed(0)} ms (min ${Math.min(...cold).toFixed(0)}, max ${Math.max(...cold).toFixed(0)}) → ${coldRatio.toFixed(2)}× (target ≤ 2.5×)`);
+    out(`  floor: node -e "require('amqplib'); require('pino')" median ${median(librariesOnly).toFixed(0)} ms → ${(median(librariesOnly) / median(baseline)).toFixed(2)}× (loading the two libraries, no work)`);
 
     // ── worker-job peak RSS ─────────────────────────────────────────────────────────────
     const rssRuns: number[] = [];

@@ -3,7 +3,10 @@
  * the queue, and the result a worker stores. Every object schema rejects unknown fields, so a typo
  * cannot silently change a load.
  */
-import { Type, type Static } from 'typebox';
+// The builders only, as a namespace esbuild can tree-shake: the root `Type` object also drags in
+// TypeBox's TypeScript-syntax parser, which a one-message Job then loads for nothing.
+import * as Type from 'typebox/type';
+import type { Static } from 'typebox';
 import { CONTRACT_VERSION, MAX_LOAD_COUNT, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MAX_WORK_DURATION_MS } from './limits.ts';
 
 const strict = { additionalProperties: false } as const;
