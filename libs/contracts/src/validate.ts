@@ -85,8 +85,9 @@ export function validateLoadRequest(value: unknown): Validation<LoadRequest> {
 export function decodeWorkMessage(body: Uint8Array | string): Validation<WorkMessage> {
   let parsed: unknown;
   try {
-    // A view over the same memory: Buffer.from(body) would copy every message body first.
-    parsed = JSON.parse(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    // Decoded in place: Buffer.from(body) would copy every message body first.
+    const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+    parsed = JSON.parse(text);
   } catch {
     return { ok: false, errors: [{ field: '(body)', message: 'is not valid JSON' }] };
   }

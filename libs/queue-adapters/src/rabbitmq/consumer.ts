@@ -99,7 +99,7 @@ export class RabbitMqConsumer implements Consumer {
     } catch (error) {
       throw toQueueError(error, 'cannot open a consume channel', this.settings.queue);
     }
-    const lane = new Lane(channel);
+    const lane = new Lane(channel, this.settings.prefetch);
     channel.on('error', (error: Error) => this.settings.logger.warn({ queue: this.settings.queue, err: error.message }, 'consume channel closed by the broker'));
     channel.once('close', () => this.onLaneClosed(lane));
     try {

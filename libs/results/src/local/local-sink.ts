@@ -19,7 +19,7 @@
  * microseconds the event loop is held. Reads and listings stay asynchronous.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { WorkResult } from '@surge/contracts';
@@ -67,7 +67,7 @@ export class LocalResultSink implements ResultSink {
         mkdirSync(folder, { recursive: true });
         this.loadDirs.add(folder);
       }
-      writeFileSync(final, document, { flag: 'wx' });
+      writeNew(final, document);
       return 'written';
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code === 'EEXIST') return this.resolveExisting(final, document, result);
@@ -147,6 +147,18 @@ export class LocalResultSink implements ResultSink {
 
   private assertOpen(): void {
     if (this.closed) throw new ResultError('CLOSED', 'the result sink is closed');
+  }
+}
+
+const CREATE_NEW = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL;
+
+/** `writeFileSync(path, text, { flag: 'wx' })` without its option parsing and Buffer copy: this runs once per message. */
+function writeNew(file: string, text: string): void {
+  const fd = openSync(file, CREATE_NEW, 0o666);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
   }
 }
 
