@@ -107,7 +107,7 @@ export class RabbitMqQueueClient implements QueueClient {
     }
   }
 
-  /** A plain channel on the publish connection for declares and checks; re-created after it closes. */
+  /** A plain channel on the admin connection for declares and checks; re-created after it closes. */
   private admin(): Promise<Channel> {
     this.adminChannel ??= (async () => {
       const model = await this.adminConnection.get(DEFAULT_CONNECTION_TUNING.connectTimeoutMs);

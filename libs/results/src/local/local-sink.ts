@@ -19,7 +19,7 @@
  * microseconds the event loop is held. Reads and listings stay asynchronous.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsConstants, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { WorkResult } from '@surge/contracts';
@@ -91,7 +91,7 @@ export class LocalResultSink implements ResultSink {
     // rename() replaces atomically: readers see the remains or this document, never a mix.
     const temp = `${final}.${this.tempPrefix}.${++this.tempCounter}.tmp`;
     try {
-      writeFileSync(temp, document, { flag: 'wx' });
+      writeNew(temp, document);
       renameSync(temp, final);
       return 'written';
     } catch (cause) {
@@ -152,7 +152,7 @@ export class LocalResultSink implements ResultSink {
 
 const CREATE_NEW = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL;
 
-/** `writeFileSync(path, text, { flag: 'wx' })` without its option parsing and Buffer copy: this runs once per message. */
+/** Creates `file` (failing with EEXIST if it exists) holding `text`: `writeFileSync(file, text, { flag: 'wx' })` without its option parsing and Buffer copy, once per message. */
 function writeNew(file: string, text: string): void {
   const fd = openSync(file, CREATE_NEW, 0o666);
   try {
