@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<{ run: (args: string[]) => Promise<v
   tracing: () => import('./tracing.ts'),
   exporter: () => import('./exporter.ts'),
   'keda-local': () => import('./keda-local.ts'),
+  images: () => import('./images.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -1,6 +1,9 @@
 /**
- * Static checks of a Dockerfile: pinned base images, a non-root final USER, exec-form CMD/ENTRYPOINT
- * that starts node directly (PID 1 receives SIGTERM; `npm start` would swallow it).
+ * Static checks of a Dockerfile, for what a build on the stand-in base cannot show: the default base
+ * is pinned by version (and digest), dependencies come from a separate stage, and the stage a
+ * build selects (build args resolved, `FROM <stage>` chains followed) ends as a non-root USER with
+ * an exec-form command that starts node directly (PID 1 receives SIGTERM; `npm start` would
+ * swallow it). The real build and run of every image is the e2e images test.
  */
 export interface Instruction {
   keyword: string;
@@ -32,30 +35,57 @@ export function parseDockerfile(text: string): Instruction[] {
 
 const PINNED = /^[\w.\-/:]+:\d+\.\d+\.\d+[\w.-]*(@sha256:[a-f0-9]{64})?$/;
 
-export function checkDockerfile(text: string): string[] {
-  const problems: string[] = [];
-  const instructions = parseDockerfile(text);
+interface Stage {
+  /** the FROM argument, build args substituted */
+  from: string;
+  name: string | undefined;
+  line: number;
+  instructions: Instruction[];
+}
+
+export interface DockerfileCheckOptions {
+  /** `--build-arg` values, over the defaults of the global ARGs */
+  buildArgs?: Record<string, string>;
+}
+
+function stagesOf(text: string, buildArgs: Record<string, string>): Stage[] {
   const args = new Map<string, string>();
-  const stageStarts: number[] = [];
-  for (const [i, ins] of instructions.entries()) {
-    if (ins.keyword === 'ARG' && stageStarts.length === 0) {
-      const [name, value] = ins.args.split('=', 2);
-      if (name && value) args.set(name.trim(), value.trim().replace(/^"|"$/g, ''));
-    }
-    if (ins.keyword === 'FROM') {
-      stageStarts.push(i);
+  const stages: Stage[] = [];
+  for (const ins of parseDockerfile(text)) {
+    if (ins.keyword === 'ARG' && stages.length === 0) {
+      const [name, value] = ins.args.split('=', 2).map((p) => p.trim());
+      if (name) args.set(name, buildArgs[name] ?? (value ?? '').replace(/^"|"$/g, ''));
+    } else if (ins.keyword === 'FROM') {
       const parts = ins.args.split(/\s+/).filter((p) => !p.startsWith('--'));
-      const image = (parts[0] ?? '').replace(/\$\{?(\w+)\}?/g, (_, n: string) => args.get(n) ?? `$${n}`);
-      const stageNames = instructions.slice(0, i).filter((p) => p.keyword === 'FROM').map((p) => p.args.split(/\s+/).pop()?.toLowerCase());
-      if (!stageNames.includes(image.toLowerCase()) && !PINNED.test(image)) problems.push(`line ${ins.line}: base image ${image} is not pinned to a full version (x.y.z), optionally with a digest`);
-    }
+      const from = (parts[0] ?? '').replace(/\$\{?(\w+)\}?/g, (_, n: string) => args.get(n) ?? `$${n}`);
+      const name = parts.length >= 3 && parts[1]?.toUpperCase() === 'AS' ? parts[2]!.toLowerCase() : undefined;
+      stages.push({ from, name, line: ins.line, instructions: [] });
+    } else stages.at(-1)?.instructions.push(ins);
   }
-  if (stageStarts.length < 2) problems.push('not multi-stage: dependencies should be installed in a separate stage');
-  const final = instructions.slice(stageStarts.at(-1) ?? 0);
-  const users = final.filter((i) => i.keyword === 'USER');
-  const user = users.at(-1)?.args.split(':')[0]?.trim();
+  return stages;
+}
+
+/** The stage a build selects (the last) and the stages it is built `FROM`, base first. */
+function selectedChain(stages: Stage[]): Stage[] {
+  const chain: Stage[] = [];
+  const byName = (name: string) => stages.find((s) => s.name === name.toLowerCase());
+  for (let stage = stages.at(-1); stage && !chain.includes(stage); stage = byName(stage.from)) chain.unshift(stage);
+  return chain;
+}
+
+export function checkDockerfile(text: string, options: DockerfileCheckOptions = {}): string[] {
+  const problems: string[] = [];
+  const stages = stagesOf(text, options.buildArgs ?? {});
+  const names = new Set(stages.map((s) => s.name).filter(Boolean));
+  for (const stage of stages) {
+    if (!names.has(stage.from.toLowerCase()) && !PINNED.test(stage.from)) problems.push(`line ${stage.line}: base image ${stage.from} is not pinned to a full version (x.y.z), optionally with a digest`);
+  }
+  if (stages.length < 2) problems.push('not multi-stage: dependencies should be installed in a separate stage');
+  const final = selectedChain(stages).flatMap((s) => s.instructions);
+  const user = final.filter((i) => i.keyword === 'USER').at(-1)?.args.split(':')[0]?.trim();
   if (!user) problems.push('final stage has no USER: the container would run as root');
   else if (user === 'root' || user === '0') problems.push(`final stage runs as ${user}`);
+  else if (!/^\d+$/.test(user)) problems.push(`final stage USER ${user} is not numeric: runAsNonRoot cannot verify a name`);
   const commands = final.filter((i) => i.keyword === 'CMD' || i.keyword === 'ENTRYPOINT');
   if (commands.length === 0) problems.push('final stage has no CMD or ENTRYPOINT');
   for (const cmd of commands) {
@@ -69,4 +99,9 @@ export function checkDockerfile(text: string): string[] {
     else if (argv[0] !== 'node') problems.push(`line ${cmd.line}: ${cmd.keyword} starts ${String(argv[0])}, not node (npm/sh do not forward SIGTERM)`);
   }
   return problems;
+}
+
+/** The EXPOSEd ports of the stage a build with `buildArgs` selects (its whole FROM chain). */
+export function exposedPorts(text: string, buildArgs: Record<string, string> = {}): string[] {
+  return selectedChain(stagesOf(text, buildArgs)).flatMap((s) => s.instructions.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/).filter(Boolean)));
 }

@@ -44,16 +44,19 @@ export function parseManifests(text: string, source = 'input'): K8sObject[] {
   return objects;
 }
 
-/** `kubectl kustomize <dir>`; the error names the folder and carries kustomize's message. */
-export async function renderKustomization(dir: string): Promise<K8sObject[]> {
+/** `kubectl kustomize <dir>` as text (what a runbook writes to rendered.yaml); the error names the folder and carries kustomize's message. */
+export async function renderKustomizationText(dir: string): Promise<string> {
   try {
     const { stdout } = await run('kubectl', ['kustomize', dir], { maxBuffer: 64 * 1024 * 1024 });
-    return parseManifests(stdout, dir);
+    return stdout;
   } catch (error) {
-    if (error instanceof RenderError) throw error;
     const stderr = (error as { stderr?: string }).stderr ?? String(error);
     throw new RenderError(`kubectl kustomize ${path.relative(REPO_ROOT, dir)} failed: ${stderr.trim()}`);
   }
+}
+
+export async function renderKustomization(dir: string): Promise<K8sObject[]> {
+  return parseManifests(await renderKustomizationText(dir), dir);
 }
 
 /** Every folder directly under `parent` that holds a kustomization.yaml. */

@@ -52,6 +52,17 @@ describe('invariant checks fail on broken manifests', () => {
     expect(rules(objects)).toEqual(['drop-all', 'read-only-root', 'resources']);
   });
 
+  it('each violation names the field it is about', () => {
+    const objects = clone(spot);
+    const sj = pick(objects, 'ScaledJob', 'worker-job');
+    sj.spec.jobTargetRef.template.spec.containers[0].securityContext.readOnlyRootFilesystem = false;
+    sj.spec.successfulJobsHistoryLimit = 100;
+    expect(checkAll(objects as K8sObject[]).map((v) => `${v.rule} ${v.field}`)).toEqual([
+      'sj-history-limits spec.successfulJobsHistoryLimit',
+      'read-only-root spec.jobTargetRef.template.spec.containers[0].securityContext.readOnlyRootFilesystem',
+    ]);
+  });
+
   it('a grace period not above DRAIN_TIMEOUT_MS', () => {
     const objects = clone(eks);
     pick(objects, 'Deployment', 'worker-deployment').spec.template.spec.terminationGracePeriodSeconds = 25;

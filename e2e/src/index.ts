@@ -3,4 +3,5 @@ export { HTTP_APPS, IMAGE_APPS, AppStartError, startApp, waitForLivez, scrape, w
 export { CATALOGUE_PATH, CatalogueError, parseCatalogue, readCatalogue, patternCovers, rowForSeries, type CatalogueRow } from './catalogue.ts';
 export { ExpositionError, parseExposition, labelNamesOf, sampleValue, type MetricFamily, type MetricType, type Sample } from './exposition.ts';
 export { metricNames, parseLabelValuesQuery, withoutGrafanaVariables } from './promql.ts';
-export { ImageAssemblyError, assembleImage, parseInstructions, runNpm, type AssembleOptions, type AssembledImage, type Instruction } from './image.ts';
+export { ContainerError, buildah, inspectImage, missingForImages, mountImage, numericUser, runContainer, type ImageConfig, type ProcessInfo, type RunOptions, type RunningContainer } from './container.ts';
+export { PodSpecError, podRun, renderBase, type PodRun } from './pod.ts';

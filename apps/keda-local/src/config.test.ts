@@ -70,4 +70,27 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['report', '--prometheus', 'http://p', '--start', 'now', '--end', 'now-1m', '--namespace', 'a', '--queue', 'b'], env, NOW)).toThrow(/--end/);
     expect(() => loadConfig(['report'], env, NOW)).toThrow(/--from/);
   });
+
+  it('report --compare takes every file after it, repeated --label in order, and --out', () => {
+    expect(loadConfig(['report', '--compare', 'runs/a/report.json', 'runs/b', '--label', 'ScaledObject', '--label', 'ScaledJob', '--out', 'cmp'], env, NOW)).toEqual({
+      command: 'report-compare',
+      files: ['/work/x/runs/a/report.json', '/work/x/runs/b'],
+      labels: ['ScaledObject', 'ScaledJob'],
+      out: '/work/x/cmp',
+    });
+    // repeated --compare works too; the default folder is under .surge/reports
+    expect(loadConfig(['report', '--compare=a.json', '--compare', 'b.json', 'c.json'], env, NOW)).toMatchObject({ files: ['/work/x/a.json', '/work/x/b.json', '/work/x/c.json'], labels: [], out: '/work/x/.surge/reports/compare-2026-05-01T10-20-30Z' });
+    expect(() => loadConfig(['report', '--compare', 'a.json'], env, NOW)).toThrow(new ConfigError('--compare', 'two or more report.json files (or run folders) after it'));
+    expect(() => loadConfig(['report', '--compare', 'a.json', 'b.json', '--label', 'only-one'], env, NOW)).toThrow(/--label: expected one --label per compared run \(2\)/);
+    expect(() => loadConfig(['report', '--compare', 'a.json', 'b.json', '--namespace', 'surge'], env, NOW)).toThrow(/--namespace: expected one of the flags --compare, --label, --out/);
+    expect(() => loadConfig(['report', '--from', 'a', '--label', 'x'], env, NOW)).toThrow(/--label: expected to be given with --compare/);
+  });
+
+  it('report --prometheus selects one workload with --deployment none / --scaled-job none', () => {
+    const base = ['report', '--prometheus', 'http://127.0.0.1:9090', '--start', 'now-30m', '--namespace', 'surge', '--queue', 'q'];
+    expect(loadConfig([...base, '--deployment', 'none'], env, NOW)).toMatchObject({ deployment: null, scaledJob: 'worker-job' });
+    expect(loadConfig([...base, '--scaled-job', 'none', '--deployment', 'web'], env, NOW)).toMatchObject({ deployment: 'web', scaledJob: null });
+    expect(() => loadConfig([...base, '--scaled-job', 'none', '--deployment', 'none'], env, NOW)).toThrow(/--deployment: expected a Deployment name when --scaled-job is none/);
+    expect(() => loadConfig([...base, '--scaled-job', 'Worker_Job'], env, NOW)).toThrow(/--scaled-job: expected the ScaledJob name \(a Kubernetes object name\) or none, got "Worker_Job"/);
+  });
 });

@@ -80,11 +80,20 @@ export interface ReportFromPrometheusConfig {
   bearerToken: string | undefined;
 }
 
+export interface ReportCompareConfig {
+  command: 'report-compare';
+  /** report.json files (or run folders), in the order given: the first is the baseline. */
+  files: string[];
+  /** One per file when given; otherwise each run is labelled by its workloads and queue. */
+  labels: string[];
+  out: string;
+}
+
 export interface HelpConfig {
   command: 'help';
 }
 
-export type Config = DemoConfig | ReportFromRunConfig | ReportFromPrometheusConfig | HelpConfig;
+export type Config = DemoConfig | ReportFromRunConfig | ReportFromPrometheusConfig | ReportCompareConfig | HelpConfig;
 
 export const USAGE = `keda-local — KEDA's decision rules over real worker processes, on one machine
 
@@ -96,7 +105,8 @@ Usage:
                     [--chaos-kill-every-ms 0] [--timeout-seconds 600] [--progress auto|tty|plain|off]
   keda-local report --from <run dir> [--out <dir>]
   keda-local report --prometheus <url> --start <time> --end <time> --namespace <ns> --queue <name>
-                    [--step <s>] [--deployment worker-deployment] [--scaled-job worker-job] --out <dir>
+                    [--step <s>] [--deployment worker-deployment|none] [--scaled-job worker-job|none] [--out <dir>]
+  keda-local report --compare <a>/report.json <b>/report.json [more…] [--label A --label B …] [--out <dir>]
 
 Environment: QUEUE_KIND, QUEUE_NAME, RABBITMQ_URL, RABBITMQ_MANAGEMENT_URL, RESULTS_KIND, RESULTS_DIR,
 EMBEDDED_QUEUE_LEASE_MS, LOG_LEVEL, PROMETHEUS_BEARER_TOKEN (see apps/keda-local/README.md).`;
@@ -104,9 +114,16 @@ EMBEDDED_QUEUE_LEASE_MS, LOG_LEVEL, PROMETHEUS_BEARER_TOKEN (see apps/keda-local
 type Flags = Map<string, string>;
 
 const BOOLEAN_FLAGS = new Set(['help']);
+/** Flags that may repeat; `--compare` also takes every value that follows it up to the next flag. */
+const LIST_FLAGS = new Set(['compare', 'label']);
 
-export function parseArgs(argv: readonly string[]): { command: string; flags: Flags } {
+export function parseArgs(argv: readonly string[]): { command: string; flags: Flags; lists: Map<string, string[]> } {
   const flags: Flags = new Map();
+  const lists = new Map<string, string[]>();
+  const add = (name: string, value: string) => {
+    flags.set(name, value);
+    if (LIST_FLAGS.has(name)) lists.set(name, [...(lists.get(name) ?? []), value]);
+  };
   let command: string | undefined;
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] as string;
@@ -121,16 +138,19 @@ export function parseArgs(argv: readonly string[]): { command: string; flags: Fl
     }
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
-    if (eq >= 0) flags.set(name, arg.slice(eq + 1));
+    if (eq >= 0) add(name, arg.slice(eq + 1));
     else if (BOOLEAN_FLAGS.has(name)) flags.set(name, 'true');
     else {
       const value = argv[i + 1];
       if (value === undefined || value.startsWith('--')) throw new ConfigError(`--${name}`, 'a value');
-      flags.set(name, value);
+      add(name, value);
       i += 1;
+      if (name === 'compare') {
+        for (; i + 1 < argv.length && !(argv[i + 1] as string).startsWith('-'); i += 1) add(name, argv[i + 1] as string);
+      }
     }
   }
-  return { command: command ?? 'demo', flags };
+  return { command: command ?? 'demo', flags, lists };
 }
 
 /** Flags are read with the env readers: `--work-ms` is looked up as `work-ms` in the flag map. */
@@ -188,19 +208,29 @@ const DEMO_FLAGS = [
 ];
 
 export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: Env = process.env, now = new Date()): Config {
-  const { command, flags } = parseArgs(argv);
+  const { command, flags, lists } = parseArgs(argv);
   if (flags.has('help') || command === 'help') return { command: 'help' };
   // npm sets INIT_CWD to where the user typed `npm run demo`: runs land in that folder's .surge/.
   const baseDir = readOptionalString(env, 'INIT_CWD') ?? process.cwd();
   const f = flagEnv(flags);
 
   if (command === 'report') {
+    if (flags.has('compare')) {
+      checkKnown(flags, ['compare', 'label', 'out']);
+      const files = (lists.get('compare') ?? []).map((f) => path.resolve(baseDir, f));
+      if (files.length < 2) throw new ConfigError('--compare', 'two or more report.json files (or run folders) after it');
+      const labels = lists.get('label') ?? [];
+      if (labels.length > 0 && labels.length !== files.length) throw new ConfigError('--label', `one --label per compared run (${files.length}), in the same order`, `${labels.length}`);
+      if (labels.some((l) => l.trim() === '')) throw new ConfigError('--label', 'a non-empty label');
+      return { command: 'report-compare', files, labels, out: path.resolve(baseDir, flags.get('out') ?? path.join('.surge', 'reports', `compare-${timestampFolder(now)}`)) };
+    }
+    if (lists.has('label')) throw new ConfigError('--label', 'to be given with --compare');
     if (flags.has('from')) {
       checkKnown(flags, ['from', 'out']);
       const from = path.resolve(baseDir, flags.get('from') as string);
       return { command: 'report', from, out: path.resolve(baseDir, flags.get('out') ?? from) };
     }
-    if (!flags.has('prometheus')) throw new ConfigError('report', 'either --from <run dir> or --prometheus <url>');
+    if (!flags.has('prometheus')) throw new ConfigError('report', 'one of --from <run dir>, --prometheus <url> or --compare <report.json>…');
     checkKnown(flags, ['prometheus', 'start', 'end', 'step', 'namespace', 'queue', 'deployment', 'scaled-job', 'out']);
     let url: URL;
     try {
@@ -217,10 +247,16 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     const queue = flags.get('queue');
     if (!namespace) throw new ConfigError('--namespace', 'the namespace of the workers (kube-state-metrics label)');
     if (!queue) throw new ConfigError('--queue', 'the queue name (the exporter\'s queue label)');
-    const optionalName = (name: string, fallback: string) => {
+    // `none` leaves a workload out: a run with only a ScaledJob (or only a ScaledObject) on its queue.
+    const optionalName = (name: string, fallback: string, what: string) => {
       const value = flags.get(name) ?? fallback;
-      return value === 'none' ? null : value;
+      if (value === 'none') return null;
+      if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(value)) throw new ConfigError(`--${name}`, `the ${what} name (a Kubernetes object name) or none`, JSON.stringify(value));
+      return value;
     };
+    const deployment = optionalName('deployment', 'worker-deployment', "ScaledObject's Deployment");
+    const scaledJob = optionalName('scaled-job', 'worker-job', 'ScaledJob');
+    if (deployment === null && scaledJob === null) throw new ConfigError('--deployment', 'a Deployment name when --scaled-job is none (a report needs one workload)', 'none');
     return {
       command: 'report-prometheus',
       prometheusUrl: url.toString(),
@@ -229,8 +265,8 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
       stepSeconds: flags.has('step') ? readInteger(f, '--step', { min: 1, max: 3600 }) : undefined,
       namespace,
       queue,
-      deployment: optionalName('deployment', 'worker-deployment'),
-      scaledJob: optionalName('scaled-job', 'worker-job'),
+      deployment,
+      scaledJob,
       out: path.resolve(baseDir, flags.get('out') ?? path.join('.surge', 'reports', timestampFolder(now))),
       bearerToken: readOptionalString(env, 'PROMETHEUS_BEARER_TOKEN'),
     };

@@ -10,7 +10,7 @@ import { errorMessage, sleep } from '@surge/core';
 import type { LoadStatus } from '@surge/contracts';
 import { createQueueClient, isQueueError, type QueueClient, type QueueDepth } from '@surge/queue-adapters';
 import { createResultSink, type ResultSink } from '@surge/results';
-import { TimelineRecorder, accounting, buildReport, writeReport, type ScaleReport } from '@surge/scale-report';
+import { TimelineRecorder, accounting, buildReport, writeReport, type ScaleReport, type WorkloadKind } from '@surge/scale-report';
 import { ScaledJobController, ScaledObjectController, Supervisor, type Decision, type PodInfo, type ProcessSpec } from '@surge/supervisor';
 import type { Logger } from '@surge/telemetry';
 import type { DemoConfig } from './config.ts';
@@ -121,6 +121,7 @@ export async function runDemo(config: DemoConfig, deps: DemoDeps): Promise<DemoO
             workload: overlay.scaledJob.spec.name,
             spec: overlay.scaledJob.spec,
             backoffLimit: overlay.scaledJob.backoffLimit,
+            failJobExitCodes: overlay.scaledJob.failJobExitCodes,
             supervisor: workers,
             readTriggers,
             log: logDecision,
@@ -272,6 +273,8 @@ export async function runDemo(config: DemoConfig, deps: DemoDeps): Promise<DemoO
       startedAt,
       endedAt,
       workloads,
+      workloadKinds: Object.fromEntries(workloads.map((w): [string, WorkloadKind] => [w, w === jobController?.workload ? 'ScaledJob' : 'ScaledObject'])),
+      queue: queueName,
       timeline: recorder.samples,
       latenciesMs: latencies,
       accounting: acc,

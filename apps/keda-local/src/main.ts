@@ -6,11 +6,11 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { errorMessage, handleShutdownSignals, loadConfigOrExit } from '@surge/core';
-import type { ScaleReport } from '@surge/scale-report';
+import type { ScaleComparison, ScaleReport } from '@surge/scale-report';
 import { createLogger } from '@surge/telemetry';
 import { loadConfig, USAGE, type DemoConfig } from './config.ts';
 import { runDemo } from './demo.ts';
-import { reportFromPrometheus, reportFromRun } from './report.ts';
+import { reportCompare, reportFromPrometheus, reportFromRun } from './report.ts';
 
 const config = loadConfigOrExit(() => loadConfig());
 
@@ -24,6 +24,17 @@ function summary(report: ScaleReport): string {
   if (report.accounting) {
     const a = report.accounting;
     lines.push(`  sent ${a.sent} · results ${a.results} · duplicates ${a.duplicates} · dead-lettered ${a.deadLettered} · lost ${a.lost}`);
+  }
+  return lines.join('\n');
+}
+
+/** The comparison table as text: one line per row, the runs' values, then each run against A. */
+function compareSummary(comparison: ScaleComparison): string {
+  const lines = comparison.runs.map((r) => `  ${r.key}: ${r.label}`);
+  for (const row of comparison.rows) {
+    const values = row.values.map((v, i) => `${comparison.runs[i]?.key} ${v ?? '—'}`).join(' · ');
+    const versus = row.versusFirst.map((d) => `${d.key}−A ${d.difference ?? '—'}, ${d.key}/A ${d.ratio ?? '—'}`).join(' · ');
+    lines.push(`  ${row.label} (${row.unit}): ${values}${versus ? ` (${versus})` : ''}`);
   }
   return lines.join('\n');
 }
@@ -68,6 +79,11 @@ async function main(): Promise<void> {
     case 'report': {
       const { report, html } = await reportFromRun(config);
       process.stdout.write(`${summary(report)}\nreport: ${html}\n`);
+      return;
+    }
+    case 'report-compare': {
+      const { comparison, html } = await reportCompare(config);
+      process.stdout.write(`${compareSummary(comparison)}\ncompare: ${html}\n`);
       return;
     }
     case 'report-prometheus': {

@@ -107,8 +107,19 @@ export interface PodTemplateFacts {
 
 export interface OverlayScaling {
   readonly scaledObject: { readonly spec: ScaledObjectSpec; readonly pod: PodTemplateFacts } | undefined;
-  readonly scaledJob: { readonly spec: ScaledJobSpec; readonly pod: PodTemplateFacts; readonly backoffLimit: number } | undefined;
+  readonly scaledJob: { readonly spec: ScaledJobSpec; readonly pod: PodTemplateFacts; readonly backoffLimit: number; readonly failJobExitCodes: readonly number[] } | undefined;
   readonly warnings: readonly string[];
+}
+
+/** Exit codes of `podFailurePolicy` rules `FailJob` / `onExitCodes` / `In` (the only form keda-local models). */
+function failJobExitCodesOf(jobSpec: Doc | undefined): number[] {
+  const rules = (jobSpec?.['podFailurePolicy'] as Doc | undefined)?.['rules'];
+  if (!Array.isArray(rules)) return [];
+  return rules.flatMap((rule: unknown) => {
+    if (!isObject(rule) || rule['action'] !== 'FailJob' || !isObject(rule['onExitCodes']) || rule['onExitCodes']['operator'] !== 'In') return [];
+    const values = rule['onExitCodes']['values'];
+    return Array.isArray(values) ? values.filter((v): v is number => typeof v === 'number') : [];
+  });
 }
 
 function graceOf(podSpec: unknown): number {
@@ -141,7 +152,7 @@ export function readOverlay(dir: string): OverlayScaling {
     const jobSpec = (sj['spec'] as Doc)['jobTargetRef'] as Doc | undefined;
     const podSpec = (jobSpec?.['template'] as Doc | undefined)?.['spec'];
     const backoffLimit = typeof jobSpec?.['backoffLimit'] === 'number' ? jobSpec['backoffLimit'] : 6;
-    scaledJob = { spec: parsed.spec, pod: { terminationGraceSeconds: graceOf(podSpec) }, backoffLimit };
+    scaledJob = { spec: parsed.spec, pod: { terminationGraceSeconds: graceOf(podSpec) }, backoffLimit, failJobExitCodes: failJobExitCodesOf(jobSpec) };
   }
   return { scaledObject, scaledJob, warnings };
 }

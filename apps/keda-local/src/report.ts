@@ -1,6 +1,6 @@
-/** The `report` command: re-render a run folder, or draw a cluster run from Prometheus. */
-import { buildReport, prometheusTimeline, readReport, writeReport, type ScaleReport } from '@surge/scale-report';
-import type { ReportFromPrometheusConfig, ReportFromRunConfig } from './config.ts';
+/** The `report` command: re-render a run folder, draw a cluster run from Prometheus, or compare runs. */
+import { buildReport, compareReports, prometheusTimeline, readReport, readReportFile, writeComparison, writeReport, type ScaleComparison, type ScaleReport, type WorkloadKind } from '@surge/scale-report';
+import type { ReportCompareConfig, ReportFromPrometheusConfig, ReportFromRunConfig } from './config.ts';
 
 export async function reportFromRun(config: ReportFromRunConfig): Promise<{ report: ScaleReport; html: string }> {
   const stored = await readReport(config.from);
@@ -29,10 +29,20 @@ export async function reportFromPrometheus(config: ReportFromPrometheusConfig, f
     startedAt: config.start,
     endedAt: config.end,
     workloads,
+    workloadKinds: Object.fromEntries(workloads.map((w): [string, WorkloadKind] => [w, w === config.scaledJob ? 'ScaledJob' : 'ScaledObject'])),
+    queue: config.queue,
     timeline,
     settings: { namespace: config.namespace, queue: config.queue, ...Object.fromEntries(Object.entries(queries.workloads).map(([w, q]) => [`${w} query`, q])), 'depth query': `${queries.ready} + ${queries.inFlight}` },
     notes: ['Drawn from Prometheus: no per-message accounting or latency (those need the result store; run the demo or read the results folder).'],
   });
   const files = await writeReport(config.out, report);
   return { report, html: files.html };
+}
+
+/** Two or more saved runs side by side: compare.html and compare.json in `config.out`. */
+export async function reportCompare(config: ReportCompareConfig): Promise<{ comparison: ScaleComparison; html: string; json: string }> {
+  const reports = await Promise.all(config.files.map((file) => readReportFile(file)));
+  const comparison = compareReports(reports.map((report, i) => ({ report, file: config.files[i] as string, ...(config.labels[i] === undefined ? {} : { label: config.labels[i] }) })));
+  const files = await writeComparison(config.out, comparison);
+  return { comparison, ...files };
 }

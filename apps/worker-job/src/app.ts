@@ -18,6 +18,12 @@ export const ExitCodes = {
   QUEUE: 3,
   RESULTS: 4,
   UNEXPECTED: 5,
+  /**
+   * The work deadline (WORK_DEADLINE_MS from process start) passed: the work was stopped and the
+   * message abandoned (redelivered with delivery count + 1). The base's podFailurePolicy fails the
+   * Job at once on it: a retry pod of the same Job would not get that message back, only cost a pod.
+   */
+  DEADLINE: 6,
 } as const;
 export type ExitCode = (typeof ExitCodes)[keyof typeof ExitCodes];
 
@@ -31,6 +37,11 @@ export interface JobOptions {
   logger: Logger;
   /** Aborted on SIGTERM: work in progress is abandoned and the run ends promptly. */
   signal: AbortSignal;
+  /**
+   * The run's work budget: `at` (epoch ms; main: process start + WORK_DEADLINE_MS) stops the receive
+   * wait and the work like a signal does, but the run then exits 6. Undefined: no deadline.
+   */
+  workDeadline?: { at: number; budgetMs: number };
   /** Budget for closing the queue client and the sink. Default 1000 ms. */
   closeTimeoutMs?: number;
   observer?: ProcessingObserver;
@@ -67,24 +78,53 @@ export async function runJob(options: JobOptions): Promise<JobOutcome> {
     return { exitCode: ExitCodes.RESULTS, reason: `result store unavailable: ${describe(sinkOpened.status === 'rejected' ? sinkOpened.reason : 'not opened').message}`, reports: [] };
   }
 
+  // One stop signal for the receive wait and the work: SIGTERM or the work deadline, whichever comes
+  // first; `stoppedBy` remembers which, because they end the run with different exit codes.
+  let stoppedBy: 'signal' | 'deadline' | undefined;
+  const deadline = new AbortController();
+  const onSignal = () => (stoppedBy ??= 'signal');
+  if (signal.aborted) onSignal();
+  else signal.addEventListener('abort', onSignal, { once: true });
+  const expire = () => {
+    if (stoppedBy === undefined) {
+      stoppedBy = 'deadline';
+      logger.warn({ workDeadlineMs: options.workDeadline?.budgetMs }, 'work deadline passed: stopping the work; the delivery is abandoned for redelivery');
+    }
+    deadline.abort();
+  };
+  let deadlineTimer: NodeJS.Timeout | undefined;
+  if (options.workDeadline !== undefined) {
+    const remainingMs = options.workDeadline.at - Date.now();
+    if (remainingMs <= 0) expire();
+    else deadlineTimer = setTimeout(expire, remainingMs);
+  }
+  const stop = AbortSignal.any([signal, deadline.signal]);
+  const deadlineReason = () => `work deadline of ${options.workDeadline?.budgetMs} ms from process start passed (WORK_DEADLINE_MS)`;
+
   try {
     const tracer = options.tracer ?? noopTracer;
     logger.debug({ queue: queue.queue, kind: queue.kind, max: options.receiveCount, waitMs: options.receiveWaitMs, results: sink.location }, 'receiving');
-    const deliveries = await tracer.receive(queue.queue, () => receiveUnlessAborted(queue, options.receiveCount, options.receiveWaitMs, signal));
-    if (deliveries === 'aborted') return { exitCode: ExitCodes.OK, reason: 'stopped by a signal before a message arrived', reports: [] };
+    const deliveries = await tracer.receive(queue.queue, () => receiveUnlessAborted(queue, options.receiveCount, options.receiveWaitMs, stop));
+    if (deliveries === 'aborted') {
+      if (stoppedBy === 'deadline') return { exitCode: ExitCodes.DEADLINE, reason: `${deadlineReason()} before a message arrived`, reports: [] };
+      return { exitCode: ExitCodes.OK, reason: 'stopped by a signal before a message arrived', reports: [] };
+    }
     if (deliveries.length === 0) return { exitCode: ExitCodes.OK, reason: `queue empty after ${options.receiveWaitMs} ms`, reports: [] };
 
     const handle = createProcessor({ sink, logger, worker: { kind: 'job', instance: options.instance }, maxDeliveries: options.maxDeliveries, tracer, ...(options.observer ? { observer: options.observer } : {}) });
     const reports: ProcessingReport[] = [];
     let exitCode: ExitCode = ExitCodes.OK;
     let failure = '';
+    let handedBack = 0;
     for (const [index, delivery] of deliveries.entries()) {
-      // After a signal or an infrastructure failure, the rest go straight back to the queue.
-      if (signal.aborted || exitCode !== ExitCodes.OK) {
+      // After a signal, the deadline or an infrastructure failure, the rest go straight back to the queue.
+      if (stop.aborted || exitCode !== ExitCodes.OK) {
         await abandonQuietly(deliveries.slice(index), logger);
+        handedBack += deliveries.length - index;
         break;
       }
-      const report = await handle(delivery, signal);
+      const report = await handle(delivery, stop);
+      if (report.outcome === 'aborted') handedBack += 1;
       reports.push(report);
       if (report.outcome === 'store-failed') {
         exitCode = ExitCodes.RESULTS;
@@ -94,11 +134,17 @@ export async function runJob(options: JobOptions): Promise<JobOutcome> {
         failure = `settling message ${report.messageId} failed: ${describe(report.error).message}`;
       }
     }
-    return { exitCode, reason: exitCode === ExitCodes.OK ? summarize(reports, signal.aborted) : failure, reports };
+    // A deadline that passed after the last message was already done changes nothing: exit 0.
+    if (exitCode === ExitCodes.OK && stoppedBy === 'deadline' && handedBack > 0) {
+      return { exitCode: ExitCodes.DEADLINE, reason: `${deadlineReason()}: ${handedBack} message(s) abandoned for redelivery; ${summarize(reports, false)}`, reports };
+    }
+    return { exitCode, reason: exitCode === ExitCodes.OK ? summarize(reports, stoppedBy === 'signal') : failure, reports };
   } catch (error) {
     const queueFailure = typeof (error as { code?: unknown }).code === 'string' && String((error as { code: string }).code).startsWith('QUEUE_');
     return { exitCode: queueFailure ? ExitCodes.QUEUE : ExitCodes.UNEXPECTED, reason: `${queueFailure ? 'queue failure' : 'unexpected error'}: ${describe(error).message}`, reports: [] };
   } finally {
+    clearTimeout(deadlineTimer);
+    signal.removeEventListener('abort', onSignal);
     await close();
   }
 }

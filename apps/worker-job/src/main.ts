@@ -53,6 +53,8 @@ const running = runJob({
   openSink: () => createResultSink(config.results, { logger }),
   logger,
   signal: abort.signal,
+  // From the process's own start, not the pod's: Pending time (node provisioning, image pull) is not work.
+  workDeadline: { at: performance.timeOrigin + config.workDeadlineMs, budgetMs: config.workDeadlineMs },
   tracer: tracing.tracer,
 }).then(
   (outcome) => exit(outcome.exitCode, outcome.reason),

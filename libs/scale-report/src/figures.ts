@@ -95,6 +95,8 @@ export interface BuildReportInput {
   readonly startedAt: number;
   readonly endedAt: number;
   readonly workloads: readonly string[];
+  readonly workloadKinds?: ScaleReport['workloadKinds'];
+  readonly queue?: string;
   readonly settings?: ScaleReport['settings'];
   readonly timeline: readonly TimelineSample[];
   readonly latenciesMs?: readonly number[];
@@ -110,6 +112,8 @@ export function buildReport(input: BuildReportInput): ScaleReport {
     startedAt: input.startedAt,
     endedAt: input.endedAt,
     workloads: input.workloads,
+    ...(input.workloadKinds === undefined ? {} : { workloadKinds: input.workloadKinds }),
+    ...(input.queue === undefined ? {} : { queue: input.queue }),
     settings: input.settings ?? {},
     figures: keyFigures(input.timeline, input.startedAt, input.endedAt, input.workloads),
     latency: latencyFigures(input.latenciesMs ?? []),

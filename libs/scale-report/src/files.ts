@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SurgeError } from '@surge/core';
 import { renderHtml } from './html.ts';
@@ -47,16 +47,34 @@ export class ReportFileError extends SurgeError {
 
 /** Reads a run folder's report.json back (for `report --from`). */
 export async function readReport(dir: string): Promise<ScaleReport> {
-  const file = path.join(dir, REPORT_FILES.json);
+  return readReportFile(path.join(dir, REPORT_FILES.json));
+}
+
+/**
+ * Reads one report.json (a run folder is taken as its report.json). Every way it can be wrong is a
+ * ReportFileError with one line naming the file: missing, not JSON, not a scale report, another version.
+ */
+export async function readReportFile(file: string): Promise<ScaleReport> {
+  let target = file;
+  const info = await stat(target).catch(() => undefined);
+  if (info === undefined) throw new ReportFileError(`${target}: no such file (expected a run's ${REPORT_FILES.json})`);
+  if (info.isDirectory()) {
+    target = path.join(target, REPORT_FILES.json);
+    if ((await stat(target).catch(() => undefined)) === undefined) throw new ReportFileError(`${target}: no such file (expected a run's ${REPORT_FILES.json})`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(file, 'utf8'));
+    parsed = JSON.parse(await readFile(target, 'utf8'));
   } catch (error) {
-    throw new ReportFileError(`${file}: not a readable report (${(error as Error).message})`, error);
+    throw new ReportFileError(`${target}: not a readable scale report (${(error as Error).message})`, error);
   }
-  const report = parsed as Partial<ScaleReport>;
-  if (report.version !== REPORT_VERSION || !Array.isArray(report.timeline) || !Array.isArray(report.workloads) || typeof report.startedAt !== 'number') {
-    throw new ReportFileError(`${file}: not a version ${REPORT_VERSION} scale report`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ReportFileError(`${target}: not a scale report (expected a JSON object)`);
+  const report = parsed as Partial<ScaleReport> & { version?: unknown };
+  if (!('version' in report) || !Array.isArray(report.timeline) || !Array.isArray(report.workloads) || typeof report.startedAt !== 'number' || typeof report.endedAt !== 'number') {
+    throw new ReportFileError(`${target}: not a scale report (expected version, startedAt, endedAt, workloads and timeline: a ${REPORT_FILES.json} written by keda-local)`);
+  }
+  if (report.version !== REPORT_VERSION) {
+    throw new ReportFileError(`${target}: scale report version ${JSON.stringify(report.version)}; this build reads version ${REPORT_VERSION} (re-render it with the keda-local that wrote it)`);
   }
   return report as ScaleReport;
 }

@@ -5,7 +5,7 @@
 import { totalReplicas } from './figures.ts';
 import type { ScaleReport, TimelineSample } from './types.ts';
 
-const COLORS = ['#2563eb', '#d97706', '#059669', '#7c3aed', '#db2777'];
+export const COLORS = ['#2563eb', '#d97706', '#059669', '#7c3aed', '#db2777'];
 const DEPTH_COLOR = '#0f766e';
 const INFLIGHT_COLOR = '#94a3b8';
 
@@ -13,13 +13,13 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
 
-function fmtSeconds(value: number | null): string {
+export function fmtSeconds(value: number | null): string {
   if (value === null) return '—';
   if (value < 120) return `${value.toFixed(1)} s`;
   return `${Math.floor(value / 60)} min ${Math.round(value % 60)} s`;
 }
 
-function fmtMs(value: number): string {
+export function fmtMs(value: number): string {
   return value < 1000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(2)} s`;
 }
 
@@ -38,7 +38,7 @@ function niceStep(raw: number): number {
   return 10 * magnitude;
 }
 
-interface Series {
+export interface Series {
   readonly label: string;
   readonly color: string;
   readonly points: readonly (readonly [number, number | null])[];
@@ -48,7 +48,7 @@ interface Series {
   readonly dashed?: boolean;
 }
 
-interface Marker {
+export interface Marker {
   readonly atSeconds: number;
   readonly label: string;
 }
@@ -58,7 +58,7 @@ const H = 240;
 const PAD = { left: 56, right: 16, top: 16, bottom: 34 };
 
 /** One chart: x = seconds since start, y from 0; gaps (null) break the line. */
-function chart(title: string, series: readonly Series[], durationSeconds: number, markers: readonly Marker[], yLabel: string): string {
+export function chart(title: string, series: readonly Series[], durationSeconds: number, markers: readonly Marker[], yLabel: string): string {
   const yStep = niceStep(Math.max(1, ...series.flatMap((s) => s.points.map(([, y]) => y ?? 0))) / 4);
   const maxY = yStep * Math.max(1, Math.ceil(Math.max(1, ...series.flatMap((s) => s.points.map(([, y]) => y ?? 0))) / yStep));
   const maxX = Math.max(1, durationSeconds);
@@ -118,6 +118,23 @@ function points(timeline: readonly TimelineSample[], startedAt: number, pick: (s
   return timeline.map((s) => [(s.at - startedAt) / 1000, pick(s) ?? null]);
 }
 
+/** The page style both the report and the comparison use. */
+export const STYLE = `
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:24px auto;max-width:920px;color:#111827;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}.muted{color:#6b7280;font-size:13px}
+.cards{display:grid;grid-template-columns:repeat(6,1fr);gap:8px;margin:16px 0}
+.card{border:1px solid #e5e7eb;border-radius:8px;padding:8px 10px}.card .label{font-size:11px;color:#6b7280;text-transform:uppercase;letter-spacing:.03em}
+.card .value{font-size:18px;font-weight:600;margin-top:2px}.card .hint{font-size:11px;color:#6b7280;min-height:14px}
+.card.good .value{color:#047857}.card.bad .value{color:#b91c1c}
+figure{margin:12px 0}figcaption{font-size:13px;font-weight:600;margin-bottom:4px}
+.legend{font-weight:400;color:#374151;margin-left:12px;white-space:nowrap}.legend svg{margin-right:4px;vertical-align:middle}
+.grid{stroke:#e5e7eb;stroke-width:1}.tick{font-size:11px;fill:#6b7280}
+.marker{stroke:#9ca3af;stroke-dasharray:2 3}.marker-label{font-size:10px;fill:#6b7280}
+.cols{display:grid;grid-template-columns:1fr 1fr;gap:24px}
+table{border-collapse:collapse;width:100%;font-size:13px}th{text-align:left;font-weight:400;color:#374151;padding:3px 8px 3px 0}td{text-align:right;font-variant-numeric:tabular-nums;padding:3px 0}
+tr{border-bottom:1px solid #f3f4f6}
+`;
+
 export function renderHtml(report: ScaleReport): string {
   const { figures, accounting, latency } = report;
   const t0 = report.startedAt;
@@ -175,21 +192,7 @@ export function renderHtml(report: ScaleReport): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(report.title)}</title>
-<style>
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:24px auto;max-width:920px;color:#111827;padding:0 16px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}.muted{color:#6b7280;font-size:13px}
-.cards{display:grid;grid-template-columns:repeat(6,1fr);gap:8px;margin:16px 0}
-.card{border:1px solid #e5e7eb;border-radius:8px;padding:8px 10px}.card .label{font-size:11px;color:#6b7280;text-transform:uppercase;letter-spacing:.03em}
-.card .value{font-size:18px;font-weight:600;margin-top:2px}.card .hint{font-size:11px;color:#6b7280;min-height:14px}
-.card.good .value{color:#047857}.card.bad .value{color:#b91c1c}
-figure{margin:12px 0}figcaption{font-size:13px;font-weight:600;margin-bottom:4px}
-.legend{font-weight:400;color:#374151;margin-left:12px;white-space:nowrap}.legend svg{margin-right:4px;vertical-align:middle}
-.grid{stroke:#e5e7eb;stroke-width:1}.tick{font-size:11px;fill:#6b7280}
-.marker{stroke:#9ca3af;stroke-dasharray:2 3}.marker-label{font-size:10px;fill:#6b7280}
-.cols{display:grid;grid-template-columns:1fr 1fr;gap:24px}
-table{border-collapse:collapse;width:100%;font-size:13px}th{text-align:left;font-weight:400;color:#374151;padding:3px 8px 3px 0}td{text-align:right;font-variant-numeric:tabular-nums;padding:3px 0}
-tr{border-bottom:1px solid #f3f4f6}
-</style></head><body>
+<style>${STYLE}</style></head><body>
 <h1>${escapeHtml(report.title)}</h1>
 <div class="muted">${escapeHtml(report.source)} · ${escapeHtml(new Date(report.startedAt).toISOString())} → ${escapeHtml(new Date(report.endedAt).toISOString())} · ${fmtSeconds(figures.durationSeconds)}</div>
 <div class="cards">${cards}</div>

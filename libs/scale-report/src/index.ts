@@ -6,9 +6,25 @@ export {
   type PeakFigure,
   type ScaleReport,
   type TimelineSample,
+  type WorkloadKind,
 } from './types.ts';
 export { percentile, latencyFigures, accounting, keyFigures, totalReplicas, buildReport, type BuildReportInput } from './figures.ts';
 export { renderHtml, escapeHtml } from './html.ts';
-export { timelineCsv, writeReport, readReport, ReportFileError, REPORT_FILES } from './files.ts';
+export { timelineCsv, writeReport, readReport, readReportFile, ReportFileError, REPORT_FILES } from './files.ts';
+export {
+  compareReports,
+  renderCompareHtml,
+  writeComparison,
+  runLabel,
+  workloadKindOf,
+  queueOf,
+  COMPARISON_VERSION,
+  COMPARE_FILES,
+  type CompareInput,
+  type ComparedRun,
+  type ComparedPoint,
+  type ComparisonRow,
+  type ScaleComparison,
+} from './compare.ts';
 export { TimelineRecorder } from './recorder.ts';
 export { prometheusTimeline, prometheusQueries, PrometheusQueryError, type PrometheusRangeOptions } from './prometheus.ts';

@@ -63,6 +63,9 @@ export interface KeyFigures {
   readonly maxDepth: number | null;
 }
 
+/** What scales a workload: a ScaledJob (its Jobs) or a ScaledObject (its Deployment). */
+export type WorkloadKind = 'ScaledJob' | 'ScaledObject';
+
 export interface ScaleReport {
   readonly version: typeof REPORT_VERSION;
   readonly title: string;
@@ -71,6 +74,10 @@ export interface ScaleReport {
   readonly endedAt: number;
   /** Workload names in display order. */
   readonly workloads: readonly string[];
+  /** Per workload, what scales it; absent in reports written before it was recorded (optional: still version 1). */
+  readonly workloadKinds?: Readonly<Record<string, WorkloadKind>>;
+  /** The queue the run drained; absent in reports written before it was recorded. */
+  readonly queue?: string;
   /** Run settings shown in the report (backend, mode, count, polling, cooldown, …). Never secrets. */
   readonly settings: Readonly<Record<string, string | number | boolean>>;
   readonly figures: KeyFigures;

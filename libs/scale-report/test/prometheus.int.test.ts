@@ -110,6 +110,26 @@ describe('prometheusTimeline against a real Prometheus', () => {
     expect(report.figures.queueDrainedAtSeconds).not.toBeNull();
   });
 
+  it('deployment: null reads only the Job series (and scaledJob: null only the Deployment), with every query recorded', async () => {
+    const sent: string[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      sent.push(new URL(input instanceof Request ? input.url : input).searchParams.get('query') ?? '');
+      return fetch(input, init);
+    };
+    const jobsOnly = await prometheusTimeline({ url: promUrl, start, end, stepSeconds: 1, namespace: 'surge', queue: 'surge-work', deployment: null, fetch: recording });
+    expect(jobsOnly.workloads).toEqual(['worker-job']);
+    expect(sent.filter((q) => q.includes('kube_'))).toEqual(['sum(kube_job_status_active{namespace="surge",job_name=~"worker-job-.+"})']);
+    expect(sent.some((q) => q.includes('kube_deployment_status_replicas'))).toBe(false);
+    expect(Object.keys(jobsOnly.timeline.at(-1)!.replicas)).toEqual(['worker-job']);
+    expect(jobsOnly.timeline.filter((s) => s.at > switchAt + 2500 && s.depth !== null).at(-1)?.replicas).toEqual({ 'worker-job': 3 });
+
+    sent.length = 0;
+    const deploymentOnly = await prometheusTimeline({ url: promUrl, start, end, stepSeconds: 1, namespace: 'surge', queue: 'surge-work', scaledJob: null, fetch: recording });
+    expect(deploymentOnly.workloads).toEqual(['worker-deployment']);
+    expect(sent.filter((q) => q.includes('kube_'))).toEqual(['sum(kube_deployment_status_replicas{namespace="surge",deployment="worker-deployment"})']);
+    expect(deploymentOnly.timeline.filter((s) => s.at > switchAt + 2500 && s.depth !== null).at(-1)?.replicas).toEqual({ 'worker-deployment': 5 });
+  });
+
   it('an unreachable Prometheus is a retryable typed error; a query that is not one series is not', async () => {
     const port = await freePort();
     await expect(prometheusTimeline({ url: `http://127.0.0.1:${port}`, start, end, namespace: 'surge', queue: 'surge-work' })).rejects.toMatchObject({

@@ -140,6 +140,8 @@ export interface ScaledJobControllerOptions extends ControllerBase {
   readonly spec: ScaledJobSpec;
   /** `jobTargetRef.backoffLimit` (Kubernetes default 6): failed pods retried per Job. */
   readonly backoffLimit: number;
+  /** Exit codes that fail the Job at once (`podFailurePolicy` FailJob rules). Default [2]. */
+  readonly failJobExitCodes?: readonly number[];
 }
 
 interface Job {
@@ -192,8 +194,9 @@ export class ScaledJobController {
         continue;
       }
       job.failures += 1;
-      // Exit 2 is a configuration error: the base's podFailurePolicy fails the Job at once.
-      if (pod.exitCode === 2 || job.failures > this.#options.backoffLimit) {
+      // The base's podFailurePolicy fails the Job at once on exit 2 (configuration) and 6 (work deadline).
+      const failJob = pod.exitCode !== null && pod.exitCode !== undefined && (this.#options.failJobExitCodes ?? [2]).includes(pod.exitCode);
+      if (failJob || job.failures > this.#options.backoffLimit) {
         this.#jobs.delete(job.name);
         this.#failedJobs += 1;
       } else {

@@ -118,4 +118,21 @@ describe('ScaledJobController', () => {
       await supervisor.shutdown();
     }
   });
+
+  it('failJobExitCodes (the overlay\'s FailJob rules) replace the default: 6 fails at once, 2 is retried', async () => {
+    const supervisor = new Supervisor();
+    let code = 6;
+    const controller = new ScaledJobController({ workload: 'jobs', spec: sj, backoffLimit: 1, failJobExitCodes: [6], supervisor, podSpec: () => spec(`process.exit(${code})`), readTriggers: async () => [{ value: 1 }], log: () => {} });
+    try {
+      await controller.tick(0);
+      await until(() => controller.jobCounts().failed === 1, 'exit 6 fails at once');
+      expect(controller.status().started).toBe(1);
+      code = 2;
+      await controller.tick(1000);
+      await until(() => controller.jobCounts().failed === 2, 'exit 2 fails after its retry');
+      expect(controller.status().started).toBe(3);
+    } finally {
+      await supervisor.shutdown();
+    }
+  });
 });
