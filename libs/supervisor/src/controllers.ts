@@ -27,7 +27,8 @@ import {
   type TriggerReading,
   type TriggerSpec,
 } from '@surge/scaling';
-import type { PodInfo, ProcessSpec, Supervisor } from './supervisor.ts';
+import type { PodRuntime } from './runtime.ts';
+import type { PodInfo } from './supervisor.ts';
 
 export type Decision = KedaPollDecision | HpaSyncDecision | ScaledJobDecision;
 
@@ -45,28 +46,29 @@ export interface WorkloadStatus {
   readonly started: number;
 }
 
-interface ControllerBase {
+interface ControllerBase<S> {
   readonly workload: string;
-  readonly supervisor: Supervisor;
-  /** The process of a new pod (env, command, log file); called with the pod's workload name. */
-  readonly podSpec: () => ProcessSpec;
+  /** Where pods live: real processes (`Supervisor`) or the simulator's modelled pods. */
+  readonly supervisor: PodRuntime<S>;
+  /** What a new pod is made from (a process spec, or a modelled pod template). */
+  readonly podSpec: () => S;
   readonly readTriggers: TriggerReader;
   readonly log: (decision: Decision) => void;
 }
 
-export interface ScaledObjectControllerOptions extends ControllerBase {
+export interface ScaledObjectControllerOptions<S = unknown> extends ControllerBase<S> {
   readonly spec: ScaledObjectSpec;
   readonly now: number;
   readonly hpa?: Partial<HpaControllerOptions>;
 }
 
-export class ScaledObjectController {
+export class ScaledObjectController<S = unknown> {
   readonly workload: string;
   #state: ScaledObjectState;
-  readonly #options: ScaledObjectControllerOptions;
+  readonly #options: ScaledObjectControllerOptions<S>;
   #started = 0;
 
-  constructor(options: ScaledObjectControllerOptions) {
+  constructor(options: ScaledObjectControllerOptions<S>) {
     this.#options = options;
     this.workload = options.workload;
     this.#state = createScaledObjectState(options.spec, options.now, options.hpa === undefined ? {} : { controller: options.hpa });
@@ -136,7 +138,7 @@ function rank(pod: PodInfo): number {
   return pod.phase === 'Pending' ? 0 : 1;
 }
 
-export interface ScaledJobControllerOptions extends ControllerBase {
+export interface ScaledJobControllerOptions<S = unknown> extends ControllerBase<S> {
   readonly spec: ScaledJobSpec;
   /** `jobTargetRef.backoffLimit` (Kubernetes default 6): failed pods retried per Job. */
   readonly backoffLimit: number;
@@ -150,17 +152,17 @@ interface Job {
   failures: number;
 }
 
-export class ScaledJobController {
+export class ScaledJobController<S = unknown> {
   readonly workload: string;
   #state: ScaledJobState;
-  readonly #options: ScaledJobControllerOptions;
+  readonly #options: ScaledJobControllerOptions<S>;
   readonly #jobs = new Map<string, Job>();
   #created = 0;
   #started = 0;
   #failedJobs = 0;
   #succeededJobs = 0;
 
-  constructor(options: ScaledJobControllerOptions) {
+  constructor(options: ScaledJobControllerOptions<S>) {
     this.#options = options;
     this.workload = options.workload;
     this.#state = createScaledJobState(options.spec);

@@ -10,3 +10,4 @@ export {
   type ScaledObjectControllerOptions,
   type ScaledJobControllerOptions,
 } from './controllers.ts';
+export type { PodRuntime, PodCounts } from './runtime.ts';

@@ -10,6 +10,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { SupervisorError } from './errors.ts';
 import { NodePool, type NodeModel } from './nodes.ts';
+import type { PodCounts, PodRuntime } from './runtime.ts';
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
 
@@ -84,7 +85,7 @@ interface Pod {
 const defaultSpawn = (spec: ProcessSpec, stdio: ['ignore', number | 'ignore', number | 'ignore']): ChildProcess =>
   spawn(spec.command, [...spec.args], { cwd: spec.cwd, env: { ...spec.env }, stdio });
 
-export class Supervisor {
+export class Supervisor implements PodRuntime<ProcessSpec> {
   readonly #pods = new Map<string, Pod>();
   readonly #counters = new Map<string, number>();
   readonly #options: SupervisorOptions;
@@ -136,7 +137,7 @@ export class Supervisor {
   }
 
   /** Counts for a workload: `pending` not yet running, `running` process alive, `terminating` among them. */
-  counts(workload: string): { pending: number; running: number; terminating: number; unfinished: number } {
+  counts(workload: string): PodCounts {
     let pending = 0;
     let running = 0;
     let terminating = 0;

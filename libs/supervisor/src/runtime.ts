@@ -1,0 +1,33 @@
+/**
+ * What KEDA's controllers need from "the cluster": create a pod of a workload, list and count its pods,
+ * delete one. Two implementations exist: `Supervisor` (real worker processes on wall-clock time, for
+ * keda-local) and the simulator's modelled pods on a virtual clock. The controllers never see which one
+ * they drive, so a scaling rule exists once.
+ *
+ * `S` is what a new pod is made from: a process spec for real processes, a modelled pod template for
+ * the simulator.
+ */
+import type { PodInfo } from './supervisor.ts';
+
+export interface PodCounts {
+  /** Created, not yet running (waiting for a node, an image, a start). */
+  readonly pending: number;
+  /** Running (terminating ones included). */
+  readonly running: number;
+  /** Deletion requested, not yet finished. */
+  readonly terminating: number;
+  /** pending + running. */
+  readonly unfinished: number;
+}
+
+export interface PodRuntime<S> {
+  /** Creates a pod of `workload` (Pending); the runtime starts it when it can. */
+  create(workload: string, spec: S): PodInfo;
+  /** Every pod not yet finished, optionally of one workload, oldest first. */
+  active(workload?: string): PodInfo[];
+  counts(workload: string): PodCounts;
+  /** Any pod ever created, finished ones included. */
+  get(name: string): PodInfo | undefined;
+  /** What the kubelet does on delete: SIGTERM, the grace period, then SIGKILL; resolves when the pod has ended. */
+  delete(name: string): Promise<PodInfo>;
+}
