@@ -12,21 +12,50 @@ function boundaries({ tests }) {
   return {
     enforceBuildableLibDependency: false,
     allow: [],
-    // The adapters' integration tests run the contract suite from @surge/testing, which itself
-    // drives @surge/queue-adapters: a cycle through test files only, never through src.
-    ignoredCircularDependencies: [['@surge/queue-adapters', '@surge/testing']],
     depConstraints: [
       // contracts are the shared language: they depend on nothing of ours
-      { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [...testing], bannedExternalImports: [...vendorSdks, 'fastify', 'pino', 'prom-client'] },
+      {
+        sourceTag: 'type:contracts',
+        onlyDependOnLibsWithTags: [...testing],
+        bannedExternalImports: [...vendorSdks, 'fastify', 'pino', 'prom-client'],
+      },
       { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util', ...testing], bannedExternalImports: [...vendorSdks, 'fastify'] },
-      { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', ...testing], bannedExternalImports: ['fastify'] },
-      { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', ...testing], bannedExternalImports: [...vendorSdks, 'fastify'] },
-      { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'], bannedExternalImports: ['fastify'] },
+      {
+        sourceTag: 'type:adapter',
+        onlyDependOnLibsWithTags: ['type:contracts', 'type:util', ...testing],
+        bannedExternalImports: ['fastify'],
+      },
+      {
+        sourceTag: 'type:feature',
+        onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', ...testing],
+        bannedExternalImports: [...vendorSdks, 'fastify'],
+      },
+      {
+        sourceTag: 'type:testing',
+        onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'],
+        bannedExternalImports: ['fastify'],
+      },
       // apps never import apps; they wire libs together
-      { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', ...testing], bannedExternalImports: vendorSdks },
+      {
+        sourceTag: 'type:app',
+        onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', ...testing],
+        bannedExternalImports: vendorSdks,
+      },
       { sourceTag: 'type:deploy', onlyDependOnLibsWithTags: ['type:util', 'type:contracts', ...testing] },
       { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'] },
-      { sourceTag: 'type:bench', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'] },
+      {
+        sourceTag: 'type:bench',
+        onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:adapter', 'type:feature', 'type:testing'],
+      },
+      // Ownership: a lib owned by one deliverable is imported only by it; shared libs import only shared libs.
+      // bench/ and e2e/ drive the whole system and carry no scope.
+      { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+      { sourceTag: 'scope:producer', onlyDependOnLibsWithTags: ['scope:shared', 'scope:producer'] },
+      { sourceTag: 'scope:exporter', onlyDependOnLibsWithTags: ['scope:shared', 'scope:exporter'] },
+      { sourceTag: 'scope:workers', onlyDependOnLibsWithTags: ['scope:shared', 'scope:workers'] },
+      { sourceTag: 'scope:worker-job', onlyDependOnLibsWithTags: ['scope:shared', 'scope:workers'] },
+      { sourceTag: 'scope:worker-deployment', onlyDependOnLibsWithTags: ['scope:shared', 'scope:workers'] },
+      { sourceTag: 'scope:keda-local', onlyDependOnLibsWithTags: ['scope:shared', 'scope:keda-local'] },
     ],
   };
 }
@@ -51,17 +80,30 @@ export default tseslint.config(
   // Vendor SDKs: only inside their own adapter or sink folder (and the test harness that runs their peers).
   {
     files: ['**/*.ts'],
-    ignores: ['libs/queue-adapters/src/rabbitmq/**', 'libs/queue-adapters/src/servicebus/**', 'libs/results/src/blob/**', 'libs/testing/**', 'bench/**'],
+    ignores: [
+      'libs/queue-adapters/src/rabbitmq/**',
+      'libs/queue-adapters/src/servicebus/**',
+      'libs/results/src/blob/**',
+      'libs/testing/**',
+      'bench/**',
+    ],
     rules: {
-      'no-restricted-imports': ['error', { paths: vendorSdks.map((name) => ({ name, message: `${name} is imported only inside its adapter or sink` })) }],
+      'no-restricted-imports': [
+        'error',
+        { paths: vendorSdks.map((name) => ({ name, message: `${name} is imported only inside its adapter or sink` })) },
+      ],
     },
   },
-  // One typed configuration module per app is the only reader of process.env.
+  // One typed configuration module per app is the only reader of process.env (the producer's CLI is a
+  // second entry point with its own). Libs take an environment map from them; tests pass env to children.
   {
     files: ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts'],
-    ignores: ['**/config.ts', '**/*.test.ts', 'libs/testing/**'],
+    ignores: ['apps/*/src/config.ts', 'apps/producer/src/cli/config.ts', '**/*.test.ts', 'libs/testing/**'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read process.env only in the app\'s config.ts' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: "read process.env only in the app's config.ts" },
+      ],
     },
   },
 );

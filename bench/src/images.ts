@@ -51,13 +51,16 @@ async function capture(command: string, args: string[], cwd = repoRoot): Promise
 /** Bytes of `tar -c <dir>` and of its gzip -6: the same measure the image layers get. */
 async function tarSizes(parent: string, name: string): Promise<{ bytes: number; gzipBytes: number }> {
   const bytes = Number((await capture('sh', ['-c', `tar --numeric-owner -C "$1" -cf - "$2" | wc -c`, 'sh', parent, name])).trim());
-  const gzipBytes = Number((await capture('sh', ['-c', `tar --numeric-owner -C "$1" -cf - "$2" | gzip -6 | wc -c`, 'sh', parent, name])).trim());
+  const gzipBytes = Number(
+    (await capture('sh', ['-c', `tar --numeric-owner -C "$1" -cf - "$2" | gzip -6 | wc -c`, 'sh', parent, name])).trim(),
+  );
   return { bytes, gzipBytes };
 }
 
 function duBytes(dir: string): number {
   let total = 0;
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) if (entry.isFile()) total += statSync(path.join(entry.parentPath, entry.name)).size;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true }))
+    if (entry.isFile()) total += statSync(path.join(entry.parentPath, entry.name)).size;
   return total;
 }
 
@@ -67,13 +70,17 @@ function largest(nodeModules: string, count: number): string {
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => ({ name: e.name, bytes: duBytes(path.join(nodeModules, e.name)) }))
     .sort((a, b) => b.bytes - a.bytes);
-  return sizes.slice(0, count).map((s) => `${s.name} ${mb(s.bytes)}`).join(', ');
+  return sizes
+    .slice(0, count)
+    .map((s) => `${s.name} ${mb(s.bytes)}`)
+    .join(', ');
 }
 
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { apps: { type: 'string', default: APPS.join(',') }, base: { type: 'string' } } });
   const apps = values.apps.split(',').filter(Boolean);
-  for (const app of apps) if (!APPS.includes(app)) throw new Error(`--apps: expected a comma-separated list of ${APPS.join(', ')}, got ${app}`);
+  for (const app of apps)
+    if (!APPS.includes(app)) throw new Error(`--apps: expected a comma-separated list of ${APPS.join(', ')}, got ${app}`);
   const base = values.base ?? (await capture(process.execPath, ['scripts/standin-base.ts'])).trim();
   out(`images: base ${base}${values.base ? '' : ' (local stand-in, scripts/standin-base.ts)'}; builder buildah; gzip level 6`);
   const work = mkdtempSync(path.join(os.tmpdir(), 'surge-bench-images-'));
@@ -87,7 +94,20 @@ export async function run(args: string[]): Promise<void> {
     for (const app of apps) {
       const dist = path.join(context, 'apps', app, 'dist');
       await capture('npm', ['run', 'build', '-w', `apps/${app}`, '--', '--outdir', dist]);
-      const image = JSON.parse(await capture(process.execPath, ['scripts/image.ts', app, '--context', context, '--base', base, '--tag', `localhost/surge-bench/${app}:latest`, '--layers', '--json'])) as Built;
+      const image = JSON.parse(
+        await capture(process.execPath, [
+          'scripts/image.ts',
+          app,
+          '--context',
+          context,
+          '--base',
+          base,
+          '--tag',
+          `localhost/surge-bench/${app}:latest`,
+          '--layers',
+          '--json',
+        ]),
+      ) as Built;
       const own = image.layers.filter((l) => l.own);
       const modules = own.find((l) => /node_modules/.test(l.createdBy));
       const bundle = own.find((l) => l !== modules);
@@ -96,7 +116,11 @@ export async function run(args: string[]): Promise<void> {
       const raw = path.join(work, `${app}-raw`);
       await mkdir(raw);
       await copyFile(path.join(dist, 'package.json'), path.join(raw, 'package.json'));
-      await capture('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock', '--prefer-offline'], raw);
+      await capture(
+        'npm',
+        ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock', '--prefer-offline'],
+        raw,
+      );
       const before = await tarSizes(raw, 'node_modules');
       rows.push(
         `| ${app} | ${mb(image.size)} | ${mb(sum('bytes'))} | ${mb(sum('gzipBytes'))} | ${modules ? `${mb(modules.bytes)} / ${mb(modules.gzipBytes)}` : '—'} | ${bundle ? `${mb(bundle.bytes)} / ${mb(bundle.gzipBytes)}` : '—'} | ${mb(before.bytes)} / ${mb(before.gzipBytes)} |`,
@@ -104,18 +128,25 @@ export async function run(args: string[]): Promise<void> {
       const container = (await capture('buildah', ['from', '--pull-never', image.ref])).trim();
       try {
         const rootfs = (await capture('buildah', ['mount', container])).trim();
-        notes.push(`images: ${app}: largest in the image's node_modules: ${largest(path.join(rootfs, 'app', 'node_modules'), 6)}; before the clean-up: ${largest(path.join(raw, 'node_modules'), 6)}`);
+        notes.push(
+          `images: ${app}: largest in the image's node_modules: ${largest(path.join(rootfs, 'app', 'node_modules'), 6)}; before the clean-up: ${largest(path.join(raw, 'node_modules'), 6)}`,
+        );
       } finally {
         await capture('buildah', ['rm', container]);
       }
-      if (app === 'worker-job') notes.push(`images: worker-job own layers ${mb(sum('gzipBytes'))} compressed; target ≤ ${mb(TARGET_WORKER_JOB_GZIP)}: ${sum('gzipBytes') <= TARGET_WORKER_JOB_GZIP ? 'met' : 'MISSED'}`);
+      if (app === 'worker-job')
+        notes.push(
+          `images: worker-job own layers ${mb(sum('gzipBytes'))} compressed; target ≤ ${mb(TARGET_WORKER_JOB_GZIP)}: ${sum('gzipBytes') <= TARGET_WORKER_JOB_GZIP ? 'met' : 'MISSED'}`,
+        );
       const baseGzip = image.layers.filter((l) => !l.own).reduce((s, l) => s + l.gzipBytes, 0);
       baseLine = `images: base layers ${mb(image.size - sum('bytes'))} (${mb(baseGzip)} gz, as buildah push stores them), shared by every app`;
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  out('| app | image | app layers | app layers gz | node_modules layer (tar / gz) | bundle layer (tar / gz) | node_modules without the clean-up (tar / gz) |');
+  out(
+    '| app | image | app layers | app layers gz | node_modules layer (tar / gz) | bundle layer (tar / gz) | node_modules without the clean-up (tar / gz) |',
+  );
   out('| --- | --- | --- | --- | --- | --- | --- |');
   for (const row of rows) out(row);
   for (const note of notes) out(note);

@@ -11,6 +11,8 @@ const benches: Record<string, () => Promise<{ run: (args: string[]) => Promise<v
   exporter: () => import('./exporter.ts'),
   'keda-local': () => import('./keda-local.ts'),
   images: () => import('./images.ts'),
+  simulate: () => import('./simulate.ts'),
+  predict: () => import('./predict.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);

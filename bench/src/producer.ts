@@ -36,14 +36,28 @@ async function startProducer(env: Record<string, string>, entry = 'src/main.ts')
   const [port] = await freeLoopbackPorts(1);
   const child = spawn(process.execPath, [entry], {
     cwd: PRODUCER_DIR,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), PRODUCER_TOKEN: TOKEN, LOG_LEVEL: 'warn', PRODUCER_BATCH_SIZE: String(BATCH), ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PRODUCER_TOKEN: TOKEN,
+      LOG_LEVEL: 'warn',
+      PRODUCER_BATCH_SIZE: String(BATCH),
+      ...env,
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const base = `http://127.0.0.1:${port}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`producer exited with ${child.exitCode} before listening`);
-    if (await fetch(`${base}/livez`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${base}/livez`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     await sleep(100);
   }
   return {
@@ -57,17 +71,26 @@ async function startProducer(env: Record<string, string>, entry = 'src/main.ts')
 }
 
 async function postLoad(base: string, body: object): Promise<string> {
-  const response = await fetch(`${base}/load`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
+  const response = await fetch(`${base}/load`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify(body),
+  });
   if (response.status !== 202) throw new Error(`POST /load: ${response.status} ${await response.text()}`);
   return ((await response.json()) as { loadId: string }).loadId;
 }
 
 async function status(base: string, loadId: string): Promise<LoadStatus> {
-  return (await (await fetch(`${base}/load/${loadId}`)).json()) as LoadStatus;
+  return (await (await fetch(`${base}/load/${loadId}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as LoadStatus;
 }
 
 /** Polls until the load ends; `onPoll` gets each status with the request's midpoint time and round trip. */
-async function waitForEnd(base: string, loadId: string, everyMs: number, onPoll?: (s: LoadStatus, at: number, roundTripMs: number) => void): Promise<LoadStatus> {
+async function waitForEnd(
+  base: string,
+  loadId: string,
+  everyMs: number,
+  onPoll?: (s: LoadStatus, at: number, roundTripMs: number) => void,
+): Promise<LoadStatus> {
   for (;;) {
     const sentAt = performance.now();
     const s = await status(base, loadId);
@@ -128,9 +151,22 @@ export async function run(args: string[]): Promise<void> {
 
   const broker = await startRabbitMq();
   process.stdout.write(`producer bench — rabbitmq: ${broker.source}; ${fmt(count)} messages, batch ${BATCH}, ${rounds} rounds\n`);
-  const config = (queue: string): QueueConfig => ({ kind: 'rabbitmq', queue, url: broker.url, managementUrl: undefined, prefetch: 100, maxDeliveries: 5, maxProcessingMs: 60_000 });
+  const config = (queue: string): QueueConfig => ({
+    kind: 'rabbitmq',
+    queue,
+    url: broker.url,
+    managementUrl: undefined,
+    prefetch: 100,
+    maxDeliveries: 5,
+    maxProcessingMs: 60_000,
+  });
   const producerQueue = `bench-producer-${randomUUID().slice(0, 8)}`;
-  const producer = await startProducer({ QUEUE_KIND: 'rabbitmq', RABBITMQ_URL: broker.url, QUEUE_NAME: producerQueue, PRODUCER_SEND_RETRY_MS: '5000' });
+  const producer = await startProducer({
+    QUEUE_KIND: 'rabbitmq',
+    RABBITMQ_URL: broker.url,
+    QUEUE_NAME: producerQueue,
+    PRODUCER_SEND_RETRY_MS: '5000',
+  });
   const raw1: number[] = [];
   const rawK: number[] = [];
   const viaProducer: number[] = [];
@@ -162,7 +198,12 @@ export async function run(args: string[]): Promise<void> {
     const samples: { at: number; sent: number }[] = [];
     const loadId = await postLoad(producer.base, { count: rate * rateSeconds, rate });
     // Samples whose request took long say little about when `sent` was read: leave them out.
-    const final = await waitForEnd(producer.base, loadId, 50, (s, at, roundTripMs) => roundTripMs <= 20 && samples.push({ at, sent: s.sent }));
+    const final = await waitForEnd(
+      producer.base,
+      loadId,
+      50,
+      (s, at, roundTripMs) => roundTripMs <= 20 && samples.push({ at, sent: s.sent }),
+    );
     let worst = 0;
     let windows = 0;
     const firstAt = samples.find((s) => s.sent > 0)?.at ?? 0;

@@ -52,7 +52,9 @@ export async function run(args: string[]): Promise<void> {
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${key} must be a positive integer`);
   }
   const body = Buffer.alloc(s.size, 'x');
-  process.stdout.write(`queue bench: ${s.messages} messages of ${s.size} B, batch ${s.batch} (${s.parallel} batches in flight), prefetch/concurrency ${s.prefetch}, ${s.rounds} rounds\n`);
+  process.stdout.write(
+    `queue bench: ${s.messages} messages of ${s.size} B, batch ${s.batch} (${s.parallel} batches in flight), prefetch/concurrency ${s.prefetch}, ${s.rounds} rounds\n`,
+  );
 
   const broker = await startRabbitMq();
   process.stdout.write(`rabbitmq: ${broker.source}${broker.nodeName ? ` (${broker.nodeName})` : ''}\n`);
@@ -65,7 +67,15 @@ export async function run(args: string[]): Promise<void> {
       const rawQueue = `bench-raw-${randomUUID().slice(0, 8)}`;
       const adapterQueue = `bench-adapter-${randomUUID().slice(0, 8)}`;
       created.push(rawQueue, adapterQueue);
-      const config = (queue: string): QueueConfig => ({ kind: 'rabbitmq', queue, maxDeliveries: 5, maxProcessingMs: 60_000, url: broker.url, managementUrl: broker.managementUrl, prefetch: s.prefetch });
+      const config = (queue: string): QueueConfig => ({
+        kind: 'rabbitmq',
+        queue,
+        maxDeliveries: 5,
+        maxProcessingMs: 60_000,
+        url: broker.url,
+        managementUrl: broker.managementUrl,
+        prefetch: s.prefetch,
+      });
       // The adapter declares its topology; the raw queue gets the very same (declared by a throwaway client).
       await (await createQueueClient(config(rawQueue))).close();
       const adapter = await createQueueClient(config(adapterQueue));
@@ -80,7 +90,10 @@ export async function run(args: string[]): Promise<void> {
         const sendAdapter = async () => void (adapterSend = await measure(s.messages, () => sendBatches(adapter, body, s)));
         const consumeRaw = async () => void (rawConsumeRate = await rawConsume(model, rawQueue, s));
         const consumeAdapter = async () => void (adapterConsume = await adapterConsumeRate(adapter, s));
-        for (const step of rawFirst ? [sendRaw, sendAdapter, consumeRaw, consumeAdapter] : [sendAdapter, sendRaw, consumeAdapter, consumeRaw]) await step();
+        for (const step of rawFirst
+          ? [sendRaw, sendAdapter, consumeRaw, consumeAdapter]
+          : [sendAdapter, sendRaw, consumeAdapter, consumeRaw])
+          await step();
         results.rawSend.push(rawSend);
         results.adapterSend.push(adapterSend);
         results.rawConsume.push(rawConsumeRate);
@@ -153,7 +166,13 @@ async function rawPublish(model: ChannelModel, queue: string, body: Buffer, s: S
           let flushed = true;
           confirms.push(
             new Promise<void>((resolve, reject) => {
-              flushed = channel.publish('', queue, body, { messageId: randomUUID(), persistent: true, mandatory: true, timestamp }, (error: unknown) => (error ? reject(error) : resolve()));
+              flushed = channel.publish(
+                '',
+                queue,
+                body,
+                { messageId: randomUUID(), persistent: true, mandatory: true, timestamp },
+                (error: unknown) => (error ? reject(error) : resolve()),
+              );
             }),
           );
           if (!flushed) await new Promise((resolve) => channel.once('drain', resolve));
@@ -224,7 +243,14 @@ async function adapterConsumeRate(client: QueueClient, s: Settings): Promise<num
 async function embeddedRates(body: Buffer, s: Settings): Promise<{ send: number; consume: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'surge-bench-embedded-'));
   try {
-    const client = await createQueueClient({ kind: 'embedded', queue: 'bench', dir, leaseMs: 30_000, maxDeliveries: 5, maxProcessingMs: 60_000 });
+    const client = await createQueueClient({
+      kind: 'embedded',
+      queue: 'bench',
+      dir,
+      leaseMs: 30_000,
+      maxDeliveries: 5,
+      maxProcessingMs: 60_000,
+    });
     try {
       const send = await measure(s.messages, () => sendBatches(client, body, s));
       const consume = await adapterConsumeRate(client, s);

@@ -32,7 +32,13 @@ function messages(settings: Settings): OutgoingMessage[][] {
   const body = Buffer.alloc(settings.size, 120);
   const batches: OutgoingMessage[][] = [];
   for (let i = 0; i < settings.messages; i += settings.batch) {
-    batches.push(Array.from({ length: Math.min(settings.batch, settings.messages - i) }, () => ({ id: randomUUID(), body, properties: { traceparent: `00-${randomUUID().replace(/-/g, '')}-${'0'.repeat(15)}1-01` } })));
+    batches.push(
+      Array.from({ length: Math.min(settings.batch, settings.messages - i) }, () => ({
+        id: randomUUID(),
+        body,
+        properties: { traceparent: `00-${randomUUID().replace(/-/g, '')}-${'0'.repeat(15)}1-01` },
+      })),
+    );
   }
   return batches;
 }
@@ -62,7 +68,11 @@ async function raw(connectionString: string, settings: Settings): Promise<Rates>
       await sender.sendMessages(batch);
     }
     const send = rate(settings.messages, started);
-    const receiver = client.createReceiver(queue, { receiveMode: 'peekLock', skipParsingBodyAsJson: true, maxAutoLockRenewalDurationInMs: 60_000 });
+    const receiver = client.createReceiver(queue, {
+      receiveMode: 'peekLock',
+      skipParsingBodyAsJson: true,
+      maxAutoLockRenewalDurationInMs: 60_000,
+    });
     started = process.hrtime.bigint();
     let received = 0;
     while (received < settings.messages) {
@@ -82,7 +92,14 @@ async function raw(connectionString: string, settings: Settings): Promise<Rates>
 
 async function adapter(connectionString: string, settings: Settings): Promise<Rates> {
   const queue = `bench-adapter-${randomUUID().slice(0, 8)}`;
-  const client = await createQueueClient({ kind: 'servicebus', queue, maxDeliveries: 5, maxProcessingMs: 60_000, connectionString, namespace: undefined });
+  const client = await createQueueClient({
+    kind: 'servicebus',
+    queue,
+    maxDeliveries: 5,
+    maxProcessingMs: 60_000,
+    connectionString,
+    namespace: undefined,
+  });
   try {
     await client.ping();
     const batches = messages(settings);
@@ -117,21 +134,34 @@ export async function run(args: string[] = []): Promise<void> {
       rounds: { type: 'string', default: '3' },
     },
   });
-  const settings: Settings = { messages: Number(values.messages), batch: Number(values.batch), size: Number(values.size), rounds: Number(values.rounds) };
+  const settings: Settings = {
+    messages: Number(values.messages),
+    batch: Number(values.batch),
+    size: Number(values.size),
+    rounds: Number(values.rounds),
+  };
   const peer = await startServiceBusPeerProcess({ lockDurationMs: 60_000 });
   try {
-    process.stdout.write(`servicebus bench: ${settings.messages} messages of ${settings.size} B, batches of ${settings.batch}, ${settings.rounds} rounds, against the protocol peer (pid ${peer.pid})\n`);
+    process.stdout.write(
+      `servicebus bench: ${settings.messages} messages of ${settings.size} B, batches of ${settings.batch}, ${settings.rounds} rounds, against the protocol peer (pid ${peer.pid})\n`,
+    );
     const best = { raw: { send: 0, receive: 0 }, adapter: { send: 0, receive: 0 } };
     for (let round = 1; round <= settings.rounds; round++) {
       const r = await raw(peer.connectionString, settings);
       const a = await adapter(peer.connectionString, settings);
-      process.stdout.write(`round ${round}: raw send ${fmt(r.send)}  adapter send ${fmt(a.send)}  raw receive ${fmt(r.receive)}  adapter receive ${fmt(a.receive)} msg/s\n`);
+      process.stdout.write(
+        `round ${round}: raw send ${fmt(r.send)}  adapter send ${fmt(a.send)}  raw receive ${fmt(r.receive)}  adapter receive ${fmt(a.receive)} msg/s\n`,
+      );
       best.raw = { send: Math.max(best.raw.send, r.send), receive: Math.max(best.raw.receive, r.receive) };
       best.adapter = { send: Math.max(best.adapter.send, a.send), receive: Math.max(best.adapter.receive, a.receive) };
     }
     process.stdout.write(`\n              raw SDK     adapter   adapter/raw\n`);
-    process.stdout.write(`send      ${fmt(best.raw.send)}   ${fmt(best.adapter.send)}   ${(best.adapter.send / best.raw.send).toFixed(2).padStart(8)}\n`);
-    process.stdout.write(`receive   ${fmt(best.raw.receive)}   ${fmt(best.adapter.receive)}   ${(best.adapter.receive / best.raw.receive).toFixed(2).padStart(8)}\n`);
+    process.stdout.write(
+      `send      ${fmt(best.raw.send)}   ${fmt(best.adapter.send)}   ${(best.adapter.send / best.raw.send).toFixed(2).padStart(8)}\n`,
+    );
+    process.stdout.write(
+      `receive   ${fmt(best.raw.receive)}   ${fmt(best.adapter.receive)}   ${(best.adapter.receive / best.raw.receive).toFixed(2).padStart(8)}\n`,
+    );
     process.stdout.write('(msg/s, best of the rounds; receive = peek-lock receive + complete)\n');
   } finally {
     await peer.close();

@@ -22,13 +22,24 @@ const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.flo
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { messages: { type: 'string', default: '5000' }, rounds: { type: 'string', default: '3' }, 'work-ms': { type: 'string', default: '0' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      messages: { type: 'string', default: '5000' },
+      rounds: { type: 'string', default: '3' },
+      'work-ms': { type: 'string', default: '0' },
+    },
+  });
   const count = Number(values.messages);
   const rounds = Number(values.rounds);
   const workMs = Number(values['work-ms']);
   // The source entry: OpenTelemetry is installed under libs/telemetry (nested beside azurite's older
   // copy), which an in-repo dist/main.js cannot resolve; an image installs it next to the bundle.
-  const entry = { cwd: path.join(repoRoot, 'apps', 'worker-deployment'), script: 'src/main.ts', label: 'source apps/worker-deployment/src/main.ts' };
+  const entry = {
+    cwd: path.join(repoRoot, 'apps', 'worker-deployment'),
+    script: 'src/main.ts',
+    label: 'source apps/worker-deployment/src/main.ts',
+  };
   let spans = 0;
   const receiver = createServer((req, res) => {
     req.on('data', () => {});
@@ -41,13 +52,22 @@ export async function run(args: string[]): Promise<void> {
   const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'surge-bench-tracing-'));
   const rates = { off: [] as number[], on: [] as number[] };
-  out(`worker-deployment (${entry.label}), ${count} messages of ${workMs} ms work per run, embedded queue, concurrency 16, ${rounds} rounds`);
+  out(
+    `worker-deployment (${entry.label}), ${count} messages of ${workMs} ms work per run, embedded queue, concurrency 16, ${rounds} rounds`,
+  );
   try {
     for (let round = 0; round < rounds; round++) {
       for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
         const queue = `bench-tracing-${round}-${mode}`;
         const dir = path.join(scratch, `${round}-${mode}`);
-        const client = await createQueueClient({ kind: 'embedded', queue, dir: path.join(dir, 'queue'), leaseMs: 30_000, maxDeliveries: 5, maxProcessingMs: 60_000 });
+        const client = await createQueueClient({
+          kind: 'embedded',
+          queue,
+          dir: path.join(dir, 'queue'),
+          leaseMs: 30_000,
+          maxDeliveries: 5,
+          maxProcessingMs: 60_000,
+        });
         const { outgoing } = workMessages({ loadId: `bench-${round}`, count, work: { durationMs: workMs, mode: 'wait' } });
         for (let i = 0; i < outgoing.length; i += 500) await client.send(outgoing.slice(i, i + 500));
         await client.close();
@@ -68,7 +88,9 @@ export async function run(args: string[]): Promise<void> {
     }
     const off = median(rates.off);
     const on = median(rates.on);
-    out(`median: tracing off ${off.toFixed(0)} msg/s | tracing on ${on.toFixed(0)} msg/s → ${(on / off).toFixed(2)}× (cost ${((1 - on / off) * 100).toFixed(1)}%, target ≤ 10%); OTLP requests received: ${spans}`);
+    out(
+      `median: tracing off ${off.toFixed(0)} msg/s | tracing on ${on.toFixed(0)} msg/s → ${(on / off).toFixed(2)}× (cost ${((1 - on / off) * 100).toFixed(1)}%, target ≤ 10%); OTLP requests received: ${spans}`,
+    );
   } finally {
     receiver.close();
     rmSync(scratch, { recursive: true, force: true });

@@ -31,7 +31,11 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 function entryOf(app: string): { cwd: string; script: string; label: string } {
   const dist = path.join(repoRoot, 'apps', app, 'dist', 'main.js');
   if (existsSync(dist)) return { cwd: path.dirname(dist), script: 'main.js', label: `built bundle apps/${app}/dist/main.js` };
-  return { cwd: path.join(repoRoot, 'apps', app), script: 'src/main.ts', label: `source apps/${app}/src/main.ts (no dist/main.js: run \`npx nx build ${app}\` to bench the bundle)` };
+  return {
+    cwd: path.join(repoRoot, 'apps', app),
+    script: 'src/main.ts',
+    label: `source apps/${app}/src/main.ts (no dist/main.js: run \`npx nx build ${app}\` to bench the bundle)`,
+  };
 }
 
 function timeProcess(args: readonly string[], env: Record<string, string>, cwd: string): Promise<{ ms: number; code: number | null }> {
@@ -61,7 +65,12 @@ export async function run(args: string[]): Promise<void> {
   const rounds = Number(values.rounds);
   const job = entryOf('worker-job');
   const deployment = entryOf('worker-deployment');
-  out(`workers bench on ${os.cpus().length} CPU(s), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  out(
+    `workers bench on ${os.cpus().length} CPU(s), load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   out(`worker-job: ${job.label}`);
   out(`worker-deployment: ${deployment.label}`);
 
@@ -71,7 +80,15 @@ export async function run(args: string[]): Promise<void> {
   const admin = await model.createChannel();
   const created: string[] = [];
   const scratch = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'surge-bench-workers-'));
-  const config = (queue: string): RabbitMqQueueConfig => ({ kind: 'rabbitmq', queue, maxDeliveries: 5, maxProcessingMs: 60_000, url: broker.url, managementUrl: broker.managementUrl, prefetch: undefined });
+  const config = (queue: string): RabbitMqQueueConfig => ({
+    kind: 'rabbitmq',
+    queue,
+    maxDeliveries: 5,
+    maxProcessingMs: 60_000,
+    url: broker.url,
+    managementUrl: broker.managementUrl,
+    prefetch: undefined,
+  });
   const baseEnv = (queue: string): Record<string, string> => ({
     QUEUE_KIND: 'rabbitmq',
     QUEUE_NAME: queue,
@@ -99,17 +116,27 @@ export async function run(args: string[]): Promise<void> {
       // The floor of any RabbitMQ worker built on these two: loading them, nothing else.
       librariesOnly.push((await timeProcess(['-e', "require('amqplib'); require('pino')"], env0, job.cwd)).ms);
       const started = performance.now();
-      const proc = spawnWorker({ cwd: job.cwd, script: job.script, compileCache: false, env: { ...baseEnv(queue), RECEIVE_WAIT_MS: '5000', WORKER_INSTANCE: `bench-${i}` } });
+      const proc = spawnWorker({
+        cwd: job.cwd,
+        script: job.script,
+        compileCache: false,
+        env: { ...baseEnv(queue), RECEIVE_WAIT_MS: '5000', WORKER_INSTANCE: `bench-${i}` },
+      });
       const { code } = await proc.exited;
       const ms = performance.now() - started;
       const reason = proc.logs.find((l) => l.msg === 'worker-job finished')?.reason;
-      if (code !== 0 || reason !== 'processed 1 message(s): 1 completed') throw new Error(`worker-job run ${i} ended with ${code} (${String(reason)}): ${proc.stderr()}`);
+      if (code !== 0 || reason !== 'processed 1 message(s): 1 completed')
+        throw new Error(`worker-job run ${i} ended with ${code} (${String(reason)}): ${proc.stderr()}`);
       cold.push(ms);
     }
     const coldRatio = median(cold) / median(baseline);
     out(`\nworker-job cold path (start → completed → exit), ${runs} runs`);
-    out(`  node -e 0 median ${median(baseline).toFixed(0)} ms | worker-job median ${median(cold).toFixed(0)} ms (min ${Math.min(...cold).toFixed(0)}, max ${Math.max(...cold).toFixed(0)}) → ${coldRatio.toFixed(2)}× (target ≤ 2.5×)`);
-    out(`  floor: node -e "require('amqplib'); require('pino')" median ${median(librariesOnly).toFixed(0)} ms → ${(median(librariesOnly) / median(baseline)).toFixed(2)}× (loading the two libraries, no work)`);
+    out(
+      `  node -e 0 median ${median(baseline).toFixed(0)} ms | worker-job median ${median(cold).toFixed(0)} ms (min ${Math.min(...cold).toFixed(0)}, max ${Math.max(...cold).toFixed(0)}) → ${coldRatio.toFixed(2)}× (target ≤ 2.5×)`,
+    );
+    out(
+      `  floor: node -e "require('amqplib'); require('pino')" median ${median(librariesOnly).toFixed(0)} ms → ${(median(librariesOnly) / median(baseline)).toFixed(2)}× (loading the two libraries, no work)`,
+    );
 
     // ── worker-job peak RSS ─────────────────────────────────────────────────────────────
     const rssRuns: number[] = [];
@@ -120,7 +147,13 @@ export async function run(args: string[]): Promise<void> {
         const client = await createQueueClient(config(queue));
         await client.send(workMessages({ loadId: 'bench-rss', count: 1 }).outgoing);
         await client.close();
-        const proc = spawnWorker({ cwd: job.cwd, script: job.script, compileCache: false, wrapper: ['/usr/bin/time', '-f', 'maxrss_kb=%M'], env: { ...baseEnv(queue), RECEIVE_WAIT_MS: '5000' } });
+        const proc = spawnWorker({
+          cwd: job.cwd,
+          script: job.script,
+          compileCache: false,
+          wrapper: ['/usr/bin/time', '-f', 'maxrss_kb=%M'],
+          env: { ...baseEnv(queue), RECEIVE_WAIT_MS: '5000' },
+        });
         await proc.exited;
         const kb = Number(/maxrss_kb=(\d+)/.exec(proc.stderr())?.[1]);
         if (Number.isFinite(kb)) rssRuns.push(kb / 1024);
@@ -144,11 +177,16 @@ export async function run(args: string[]): Promise<void> {
       for (const queue of [rawQueue, depQueue]) {
         const client = await createQueueClient(config(queue));
         const total = warmup + messages;
-        for (let from = 0; from < total; from += 1000) await client.send(workMessages({ loadId: 'bench-tp', count: Math.min(1000, total - from), startSeq: from }).outgoing);
+        for (let from = 0; from < total; from += 1000)
+          await client.send(workMessages({ loadId: 'bench-tp', count: Math.min(1000, total - from), startSeq: from }).outgoing);
         await client.close();
       }
       const runRaw = async () => rawConsumeRate(model, rawQueue, messages, prefetch, warmup);
-      const runDep = async () => deploymentRate(deployment, { ...baseEnv(depQueue), CONCURRENCY: String(prefetch), PORT: '0', HOST: '127.0.0.1' }, messages, { measureIdle: round === 0, warmup });
+      const runDep = async () =>
+        deploymentRate(deployment, { ...baseEnv(depQueue), CONCURRENCY: String(prefetch), PORT: '0', HOST: '127.0.0.1' }, messages, {
+          measureIdle: round === 0,
+          warmup,
+        });
       let raw: number;
       let dep: { rate: number; idleRssMb: number };
       if (round % 2 === 0) {
@@ -162,11 +200,15 @@ export async function run(args: string[]): Promise<void> {
       raws.push(raw);
       deps.push(dep.rate);
       ratios.push(dep.rate / raw);
-      out(`  round ${round + 1}: raw ${raw.toFixed(0)} msg/s | worker-deployment ${dep.rate.toFixed(0)} msg/s → ${(dep.rate / raw).toFixed(2)}×`);
+      out(
+        `  round ${round + 1}: raw ${raw.toFixed(0)} msg/s | worker-deployment ${dep.rate.toFixed(0)} msg/s → ${(dep.rate / raw).toFixed(2)}×`,
+      );
       await deleteBenchQueues(admin, [rawQueue, depQueue]);
     }
     out(`\nzero-work messages, prefetch/concurrency ${prefetch}, ${messages} timed after ${warmup} warm-up messages, ${rounds} rounds`);
-    out(`  raw amqplib consume+ack median ${median(raws).toFixed(0)} msg/s | worker-deployment median ${median(deps).toFixed(0)} msg/s (validate, result file, complete) → median ratio ${median(ratios).toFixed(2)}× (target ≥ 0.8×)`);
+    out(
+      `  raw amqplib consume+ack median ${median(raws).toFixed(0)} msg/s | worker-deployment median ${median(deps).toFixed(0)} msg/s (validate, result file, complete) → median ratio ${median(ratios).toFixed(2)}× (target ≥ 0.8×)`,
+    );
     out(`worker-deployment idle RSS: ${idleRssMb.toFixed(1)} MB (target ≤ 90 MB)`);
   } finally {
     await deleteBenchQueues(admin, created);
@@ -207,7 +249,12 @@ function vmRssMb(pid: number): number {
  * Processing rate of one worker-deployment process over `count` queued messages, after `warmup`
  * more that are processed but not timed (and, unless skipped, its idle RSS on an empty queue).
  */
-export async function deploymentRate(entry: { cwd: string; script: string }, env: Record<string, string>, count: number, options: { measureIdle?: boolean; warmup?: number } = {}): Promise<{ rate: number; idleRssMb: number }> {
+export async function deploymentRate(
+  entry: { cwd: string; script: string },
+  env: Record<string, string>,
+  count: number,
+  options: { measureIdle?: boolean; warmup?: number } = {},
+): Promise<{ rate: number; idleRssMb: number }> {
   const warmup = options.warmup ?? 0;
   const idleRssMb = (options.measureIdle ?? true) ? await idleRss(entry, env) : Number.NaN;
   const worker = spawnWorker({ cwd: entry.cwd, script: entry.script, compileCache: false, env });
@@ -222,7 +269,10 @@ export async function deploymentRate(entry: { cwd: string; script: string }, env
     for (;;) {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       const at = performance.now();
-      const done = text.split('\n').filter((l) => l.startsWith('surge_worker_messages_processed_total{')).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+      const done = text
+        .split('\n')
+        .filter((l) => l.startsWith('surge_worker_messages_processed_total{'))
+        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
       from ??= done >= warmup ? { at, done } : undefined;
       if (from && done >= warmup + count && done > from.done) return { rate: (done - from.done) / ((at - from.at) / 1000), idleRssMb };
       await new Promise((r) => setTimeout(r, 100));

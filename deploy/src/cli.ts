@@ -63,11 +63,18 @@ export async function main(args: string[], cwd: string, out: (line: string) => v
     err(`check-manifests: ${problems.length} problem(s) in ${new Set(problems.map((p) => p.object)).size} object(s)`);
     return 1;
   }
-  out(`check-manifests: ${objects.length} objects in ${files.length} file(s) pass (Kubernetes ${KUBERNETES_MINOR} schemas, KEDA ${KEDA_RELEASE_LINE} CRDs and scaler parameters, ports, sentinels, Surge invariants)`);
+  out(
+    `check-manifests: ${objects.length} objects in ${files.length} file(s) pass (Kubernetes ${KUBERNETES_MINOR} schemas, KEDA ${KEDA_RELEASE_LINE} CRDs and scaler parameters, ports, sentinels, Surge invariants)`,
+  );
   return 0;
 }
 
 if (import.meta.main) {
-  const code = await main(process.argv.slice(2), process.env.INIT_CWD ?? process.cwd(), (l) => console.log(l), (l) => console.error(l));
+  const code = await main(
+    process.argv.slice(2),
+    process.env.INIT_CWD ?? process.cwd(),
+    (l) => console.log(l),
+    (l) => console.error(l),
+  );
   process.exitCode = code;
 }

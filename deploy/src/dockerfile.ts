@@ -78,11 +78,16 @@ export function checkDockerfile(text: string, options: DockerfileCheckOptions = 
   const stages = stagesOf(text, options.buildArgs ?? {});
   const names = new Set(stages.map((s) => s.name).filter(Boolean));
   for (const stage of stages) {
-    if (!names.has(stage.from.toLowerCase()) && !PINNED.test(stage.from)) problems.push(`line ${stage.line}: base image ${stage.from} is not pinned to a full version (x.y.z), optionally with a digest`);
+    if (!names.has(stage.from.toLowerCase()) && !PINNED.test(stage.from))
+      problems.push(`line ${stage.line}: base image ${stage.from} is not pinned to a full version (x.y.z), optionally with a digest`);
   }
   if (stages.length < 2) problems.push('not multi-stage: dependencies should be installed in a separate stage');
   const final = selectedChain(stages).flatMap((s) => s.instructions);
-  const user = final.filter((i) => i.keyword === 'USER').at(-1)?.args.split(':')[0]?.trim();
+  const user = final
+    .filter((i) => i.keyword === 'USER')
+    .at(-1)
+    ?.args.split(':')[0]
+    ?.trim();
   if (!user) problems.push('final stage has no USER: the container would run as root');
   else if (user === 'root' || user === '0') problems.push(`final stage runs as ${user}`);
   else if (!/^\d+$/.test(user)) problems.push(`final stage USER ${user} is not numeric: runAsNonRoot cannot verify a name`);
@@ -95,13 +100,17 @@ export function checkDockerfile(text: string, options: DockerfileCheckOptions = 
     } catch {
       argv = undefined;
     }
-    if (!Array.isArray(argv) || !argv.every((a) => typeof a === 'string')) problems.push(`line ${cmd.line}: ${cmd.keyword} is not exec form (a JSON array): a shell would be PID 1`);
-    else if (argv[0] !== 'node') problems.push(`line ${cmd.line}: ${cmd.keyword} starts ${String(argv[0])}, not node (npm/sh do not forward SIGTERM)`);
+    if (!Array.isArray(argv) || !argv.every((a) => typeof a === 'string'))
+      problems.push(`line ${cmd.line}: ${cmd.keyword} is not exec form (a JSON array): a shell would be PID 1`);
+    else if (argv[0] !== 'node')
+      problems.push(`line ${cmd.line}: ${cmd.keyword} starts ${String(argv[0])}, not node (npm/sh do not forward SIGTERM)`);
   }
   return problems;
 }
 
 /** The EXPOSEd ports of the stage a build with `buildArgs` selects (its whole FROM chain). */
 export function exposedPorts(text: string, buildArgs: Record<string, string> = {}): string[] {
-  return selectedChain(stagesOf(text, buildArgs)).flatMap((s) => s.instructions.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/).filter(Boolean)));
+  return selectedChain(stagesOf(text, buildArgs)).flatMap((s) =>
+    s.instructions.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/).filter(Boolean)),
+  );
 }

@@ -27,10 +27,12 @@ interface PodTemplate {
 /** Every pod template in the input, with the path to it: workloads, CronJobs, ScaledJobs and bare Pods. */
 export function podTemplates(objects: K8sObject[]): { obj: K8sObject; template: PodTemplate; at: PathSegment[] }[] {
   const out: { obj: K8sObject; template: PodTemplate; at: PathSegment[] }[] = [];
-  const get = (value: unknown, keys: PathSegment[]) => keys.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Json)[k] : undefined), value);
+  const get = (value: unknown, keys: PathSegment[]) =>
+    keys.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Json)[k] : undefined), value);
   for (const obj of objects) {
     let at: PathSegment[] | undefined;
-    if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'ReplicationController'].includes(obj.kind)) at = ['spec', 'template'];
+    if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'ReplicationController'].includes(obj.kind))
+      at = ['spec', 'template'];
     else if (obj.kind === 'CronJob') at = ['spec', 'jobTemplate', 'spec', 'template'];
     else if (obj.kind === 'ScaledJob' && obj.apiVersion.startsWith('keda.sh/')) at = ['spec', 'jobTargetRef', 'template'];
     else if (obj.kind === 'Pod') at = [];
@@ -45,7 +47,9 @@ const PROBES = ['readinessProbe', 'livenessProbe', 'startupProbe'] as const;
 const HANDLERS = ['httpGet', 'tcpSocket', 'grpc'] as const;
 
 function declares(ports: ContainerPort[] | undefined, port: unknown, protocol = 'TCP'): boolean {
-  return (ports ?? []).some((p) => (typeof port === 'string' ? p.name === port : p.containerPort === port) && (p.protocol ?? 'TCP') === protocol);
+  return (ports ?? []).some(
+    (p) => (typeof port === 'string' ? p.name === port : p.containerPort === port) && (p.protocol ?? 'TCP') === protocol,
+  );
 }
 
 export function checkProbePorts(objects: K8sObject[]): Problem[] {
@@ -81,21 +85,35 @@ export function checkServicePorts(objects: K8sObject[]): Problem[] {
   const out: Problem[] = [];
   const templates = podTemplates(objects);
   for (const svc of objects.filter((o) => o.kind === 'Service' && o.apiVersion === 'v1')) {
-    const spec = ((svc as Json).spec ?? {}) as { selector?: Record<string, string>; type?: string; ports?: { name?: string; port?: number; targetPort?: unknown; protocol?: string }[] };
+    const spec = ((svc as Json).spec ?? {}) as {
+      selector?: Record<string, string>;
+      type?: string;
+      ports?: { name?: string; port?: number; targetPort?: unknown; protocol?: string }[];
+    };
     // no selector: endpoints are managed by hand; ExternalName: no pods at all
     if (!spec.selector || Object.keys(spec.selector).length === 0 || spec.type === 'ExternalName') continue;
     const selected = templates.filter(
-      ({ obj, template }) => (obj.metadata.namespace ?? 'default') === (svc.metadata.namespace ?? 'default') && Object.entries(spec.selector ?? {}).every(([k, v]) => template.metadata?.labels?.[k] === v),
+      ({ obj, template }) =>
+        (obj.metadata.namespace ?? 'default') === (svc.metadata.namespace ?? 'default') &&
+        Object.entries(spec.selector ?? {}).every(([k, v]) => template.metadata?.labels?.[k] === v),
     );
     if (selected.length === 0) {
-      out.push({ object: describe(svc), field: 'spec.selector', rule: 'service-selects-pods', message: `selects no pod template in the input (${JSON.stringify(spec.selector)})` });
+      out.push({
+        object: describe(svc),
+        field: 'spec.selector',
+        rule: 'service-selects-pods',
+        message: `selects no pod template in the input (${JSON.stringify(spec.selector)})`,
+      });
       continue;
     }
     (spec.ports ?? []).forEach((port, i) => {
       const target = port.targetPort ?? port.port;
       for (const { obj, template } of selected) {
         // native sidecars (init containers that keep running) serve ports too
-        const containers = [...(template.spec?.containers ?? []), ...(template.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always')];
+        const containers = [
+          ...(template.spec?.containers ?? []),
+          ...(template.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'),
+        ];
         if (containers.some((c) => declares(c.ports, target, port.protocol ?? 'TCP'))) continue;
         const what = typeof target === 'string' ? `named port "${target}"` : `port ${String(target)}`;
         out.push({

@@ -35,7 +35,10 @@ export interface ScalerParameters {
   required(p: Presence): string[];
 }
 
-const SOURCE = (file: string, page: string) => ({ source: `kedacore/keda v2.20.2 pkg/scalers/${file}`, docs: `https://keda.sh/docs/2.20/scalers/${page}/` });
+const SOURCE = (file: string, page: string) => ({
+  source: `kedacore/keda v2.20.2 pkg/scalers/${file}`,
+  docs: `https://keda.sh/docs/2.20/scalers/${page}/`,
+});
 
 // pkg/scalers/authentication/authentication_types.go: Config, BasicAuth, CertAuth, OAuth, CustomAuth, APIKeyAuth
 const AUTH_CONFIG_METADATA = ['authModes', 'authMode', 'apiKey', 'method', 'keyParamName'];
@@ -62,8 +65,22 @@ const missing = (p: Presence, names: string[]) => names.filter((n) => !p.has(n))
 
 export const SCALERS: Record<string, ScalerParameters> = {
   'azure-servicebus': {
-    ...SOURCE('azure_servicebus_scaler.go (azureServiceBusMetadata; cloud/endpointSuffix: azure/azure_cloud_environment.go)', 'azure-service-bus'),
-    metadata: ['messageCount', 'activationMessageCount', 'queueName', 'topicName', 'subscriptionName', 'namespace', 'useRegex', 'operation', 'cloud', 'endpointSuffix'],
+    ...SOURCE(
+      'azure_servicebus_scaler.go (azureServiceBusMetadata; cloud/endpointSuffix: azure/azure_cloud_environment.go)',
+      'azure-service-bus',
+    ),
+    metadata: [
+      'messageCount',
+      'activationMessageCount',
+      'queueName',
+      'topicName',
+      'subscriptionName',
+      'namespace',
+      'useRegex',
+      'operation',
+      'cloud',
+      'endpointSuffix',
+    ],
     fromEnv: ['connection'],
     auth: ['connection'],
     required(p) {
@@ -75,21 +92,56 @@ export const SCALERS: Record<string, ScalerParameters> = {
       if (queue && p.has('subscriptionName')) out.push('"subscriptionName" does not go with "queueName"');
       if (topic && !p.has('subscriptionName')) out.push('"topicName" needs "subscriptionName"');
       if (p.provider === '' || p.provider === 'none') {
-        if (!p.has('connection')) out.push('"connection" (TriggerAuthentication parameter or connectionFromEnv) is required without pod identity');
+        if (!p.has('connection'))
+          out.push('"connection" (TriggerAuthentication parameter or connectionFromEnv) is required without pod identity');
       } else if (p.provider === 'azure-workload') {
         if (!p.has('namespace')) out.push('"namespace" is required with pod identity azure-workload');
       } else {
         out.push(`pod identity provider "${p.provider}" is not supported by azure-servicebus (none or azure-workload)`);
       }
-      if (p.metadata.cloud?.toLowerCase() === 'private' && !p.has('endpointSuffix')) out.push('"endpointSuffix" is required with cloud Private');
+      if (p.metadata.cloud?.toLowerCase() === 'private' && !p.has('endpointSuffix'))
+        out.push('"endpointSuffix" is required with cloud Private');
       return out;
     },
   },
   rabbitmq: {
     ...SOURCE('rabbitmq_scaler.go (rabbitMQMetadata, embedded authentication.OAuth)', 'rabbitmq-queue'),
-    metadata: ['queueName', 'mode', 'queueLength', 'value', 'activationValue', 'host', 'protocol', 'vhostName', 'useRegex', 'excludeUnacknowledged', 'pageSize', 'operation', 'timeout', 'unsafeSsl'],
+    metadata: [
+      'queueName',
+      'mode',
+      'queueLength',
+      'value',
+      'activationValue',
+      'host',
+      'protocol',
+      'vhostName',
+      'useRegex',
+      'excludeUnacknowledged',
+      'pageSize',
+      'operation',
+      'timeout',
+      'unsafeSsl',
+    ],
     fromEnv: ['host', 'username', 'password'],
-    auth: ['host', 'protocol', 'vhostName', 'username', 'password', 'ca', 'cert', 'key', 'keyPassword', 'tls', 'workloadIdentityResource', 'oauthTokenURI', 'scopes', 'scope', 'clientID', 'clientSecret', 'endpointParams'],
+    auth: [
+      'host',
+      'protocol',
+      'vhostName',
+      'username',
+      'password',
+      'ca',
+      'cert',
+      'key',
+      'keyPassword',
+      'tls',
+      'workloadIdentityResource',
+      'oauthTokenURI',
+      'scopes',
+      'scope',
+      'clientID',
+      'clientSecret',
+      'endpointParams',
+    ],
     required(p) {
       const out = missing(p, ['queueName', 'host']);
       // rabbitMQMetadata.validateTrigger
@@ -101,22 +153,59 @@ export const SCALERS: Record<string, ScalerParameters> = {
   },
   prometheus: {
     ...SOURCE('prometheus_scaler.go (prometheusMetadata, authentication.Config)', 'prometheus'),
-    metadata: ['serverAddress', 'query', 'queryParameters', 'threshold', 'activationThreshold', 'namespace', 'customHeaders', 'ignoreNullValues', 'unsafeSsl', 'awsRegion', 'timeout', 'identityOwner', ...AUTH_CONFIG_METADATA],
+    metadata: [
+      'serverAddress',
+      'query',
+      'queryParameters',
+      'threshold',
+      'activationThreshold',
+      'namespace',
+      'customHeaders',
+      'ignoreNullValues',
+      'unsafeSsl',
+      'awsRegion',
+      'timeout',
+      'identityOwner',
+      ...AUTH_CONFIG_METADATA,
+    ],
     fromEnv: [],
     auth: ['awsRegion', ...AUTH_CONFIG_PARAMS],
     required: (p) => missing(p, ['serverAddress', 'query', 'threshold']),
   },
   'metrics-api': {
     ...SOURCE('metrics_api_scaler.go (metricsAPIScalerMetadata, authentication.Config)', 'metrics-api'),
-    metadata: ['targetValue', 'activationTargetValue', 'url', 'format', 'valueLocation', 'unsafeSsl', 'aggregateFromKubeServiceEndpoints', 'aggregationType', 'timeout', ...AUTH_CONFIG_METADATA],
+    metadata: [
+      'targetValue',
+      'activationTargetValue',
+      'url',
+      'format',
+      'valueLocation',
+      'unsafeSsl',
+      'aggregateFromKubeServiceEndpoints',
+      'aggregationType',
+      'timeout',
+      ...AUTH_CONFIG_METADATA,
+    ],
     fromEnv: [],
     auth: AUTH_CONFIG_PARAMS,
     // parseMetricsAPIMetadata: targetValue may be left out only when the trigger feeds scalingModifiers
     required: (p) => missing(p, ['url', 'valueLocation', ...(p.asMetricSource ? [] : ['targetValue'])]),
   },
   // cpu/memory: `type` is tagged deprecated (removed in v2.18; KEDA rejects it), so it is not accepted here
-  cpu: { ...SOURCE('cpu_memory_scaler.go (cpuMemoryMetadata)', 'cpu'), metadata: ['value', 'containerName'], fromEnv: [], auth: [], required: (p) => missing(p, ['value']) },
-  memory: { ...SOURCE('cpu_memory_scaler.go (cpuMemoryMetadata)', 'memory'), metadata: ['value', 'containerName'], fromEnv: [], auth: [], required: (p) => missing(p, ['value']) },
+  cpu: {
+    ...SOURCE('cpu_memory_scaler.go (cpuMemoryMetadata)', 'cpu'),
+    metadata: ['value', 'containerName'],
+    fromEnv: [],
+    auth: [],
+    required: (p) => missing(p, ['value']),
+  },
+  memory: {
+    ...SOURCE('cpu_memory_scaler.go (cpuMemoryMetadata)', 'memory'),
+    metadata: ['value', 'containerName'],
+    fromEnv: [],
+    auth: [],
+    required: (p) => missing(p, ['value']),
+  },
 };
 
 /** Every trigger type KEDA v2.20.2 builds (pkg/scaling/scalers_builder.go, buildScaler). */
@@ -151,7 +240,10 @@ const isAuth = (o: K8sObject) => o.apiVersion.startsWith('keda.sh/') && AUTH_KIN
 /** The TriggerAuthentication (same namespace) or ClusterTriggerAuthentication a trigger refers to. */
 function resolveAuth(objects: K8sObject[], scaler: K8sObject, ref: { name?: string; kind?: string }): K8sObject | undefined {
   const kind = ref.kind ?? 'TriggerAuthentication';
-  return objects.find((o) => isAuth(o) && o.kind === kind && o.metadata.name === ref.name && (kind === 'ClusterTriggerAuthentication' || ns(o) === ns(scaler)));
+  return objects.find(
+    (o) =>
+      isAuth(o) && o.kind === kind && o.metadata.name === ref.name && (kind === 'ClusterTriggerAuthentication' || ns(o) === ns(scaler)),
+  );
 }
 
 /** Parameter names a TriggerAuthentication provides, with where each is written. */
@@ -186,23 +278,31 @@ export function checkTriggerParameters(objects: K8sObject[]): Problem[] {
         referencedBy.set(auth, types.add(type));
       }
       if (!table) {
-        if (!KEDA_SCALER_TYPES.has(type)) v(at('type'), 'trigger-type', `"${type}" is not a KEDA v2.20 scaler type${didYouMean(type, KEDA_SCALER_TYPES)}`);
+        if (!KEDA_SCALER_TYPES.has(type))
+          v(at('type'), 'trigger-type', `"${type}" is not a KEDA v2.20 scaler type${didYouMean(type, KEDA_SCALER_TYPES)}`);
         return; // a real scaler this table does not cover: its metadata is not checked (see the README)
       }
       const metadata = trigger.metadata ?? {};
       const known = new Set([...table.metadata, ...table.fromEnv.map((n) => `${n}FromEnv`)]);
       for (const key of Object.keys(metadata)) {
         if (!known.has(key)) {
-          const authOnly = table.auth.includes(key) ? ` (KEDA reads it only from a TriggerAuthentication${table.fromEnv.includes(key) ? ` or ${key}FromEnv` : ''})` : undefined;
+          const authOnly = table.auth.includes(key)
+            ? ` (KEDA reads it only from a TriggerAuthentication${table.fromEnv.includes(key) ? ` or ${key}FromEnv` : ''})`
+            : undefined;
           const hint = authOnly ?? didYouMean(key, known);
           v(at('metadata', key), 'trigger-metadata-known', `${type} does not read "${key}"${hint} (${table.docs})`);
         }
       }
       const provided = new Set(auth ? authParameters(auth).map((p) => p.name) : []);
       const presence: Presence = {
-        has: (name) => (metadata[name] ?? '').trim() !== '' || (table.fromEnv.includes(name) && (metadata[`${name}FromEnv`] ?? '') !== '') || (table.auth.includes(name) && provided.has(name)),
+        has: (name) =>
+          (metadata[name] ?? '').trim() !== '' ||
+          (table.fromEnv.includes(name) && (metadata[`${name}FromEnv`] ?? '') !== '') ||
+          (table.auth.includes(name) && provided.has(name)),
         metadata,
-        provider: String(((auth as Json | undefined)?.spec as { podIdentity?: { provider?: string } } | undefined)?.podIdentity?.provider ?? ''),
+        provider: String(
+          ((auth as Json | undefined)?.spec as { podIdentity?: { provider?: string } } | undefined)?.podIdentity?.provider ?? '',
+        ),
         asMetricSource,
       };
       for (const message of table.required(presence)) v(at('metadata'), 'trigger-metadata-required', `${type}: ${message} (${table.docs})`);
@@ -212,7 +312,12 @@ export function checkTriggerParameters(objects: K8sObject[]): Problem[] {
     const types = referencedBy.get(auth);
     if (!types) {
       // a ClusterTriggerAuthentication may serve other namespaces; a namespaced one here serves nothing
-      if (auth.kind === 'TriggerAuthentication') out.push({ object: describe(auth), rule: 'trigger-auth-used', message: 'no trigger in the input refers to it, so its parameters cannot be checked' });
+      if (auth.kind === 'TriggerAuthentication')
+        out.push({
+          object: describe(auth),
+          rule: 'trigger-auth-used',
+          message: 'no trigger in the input refers to it, so its parameters cannot be checked',
+        });
       continue;
     }
     const tables = [...types].map((t) => SCALERS[t]).filter((t): t is ScalerParameters => t !== undefined);
@@ -220,7 +325,12 @@ export function checkTriggerParameters(objects: K8sObject[]): Problem[] {
     const accepted = new Set(tables.flatMap((t) => t.auth));
     for (const { name, field } of authParameters(auth)) {
       if (!accepted.has(name)) {
-        out.push({ object: describe(auth), field, rule: 'trigger-auth-parameter', message: `"${name}" is not a parameter of ${[...types].join(', ')}${didYouMean(name, accepted)} (${tables.map((t) => t.docs).join(', ')})` });
+        out.push({
+          object: describe(auth),
+          field,
+          rule: 'trigger-auth-parameter',
+          message: `"${name}" is not a parameter of ${[...types].join(', ')}${didYouMean(name, accepted)} (${tables.map((t) => t.docs).join(', ')})`,
+        });
       }
     }
   }

@@ -54,7 +54,14 @@ async function loadModel(apiVersion: string, kind: string): Promise<ModelClass |
   }
 }
 
-function ajvProblems(object: string, errors: readonly ErrorObject[], prefix: readonly PathSegment[], rule: string, unknownRule: string, source: string): Problem[] {
+function ajvProblems(
+  object: string,
+  errors: readonly ErrorObject[],
+  prefix: readonly PathSegment[],
+  rule: string,
+  unknownRule: string,
+  source: string,
+): Problem[] {
   return errors.map((e) => {
     const at = [...prefix, ...pointerSegments(e.instancePath)];
     if (e.keyword === 'additionalProperties') {
@@ -62,9 +69,15 @@ function ajvProblems(object: string, errors: readonly ErrorObject[], prefix: rea
       return { object, field: fieldPath([...at, name]), rule: unknownRule, message: `unknown field "${name}" (${source})` };
     }
     const missing = (e.params as { missingProperty?: string }).missingProperty;
-    if (e.keyword === 'required' && missing) return { object, field: fieldPath([...at, missing]), rule, message: `required field is missing (${source})` };
+    if (e.keyword === 'required' && missing)
+      return { object, field: fieldPath([...at, missing]), rule, message: `required field is missing (${source})` };
     const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues;
-    return { object, field: fieldPath(at) || '.', rule, message: `${e.message ?? e.keyword}${allowed ? `: ${allowed.map((v) => JSON.stringify(v)).join(', ')}` : ''} (${source})` };
+    return {
+      object,
+      field: fieldPath(at) || '.',
+      rule,
+      message: `${e.message ?? e.keyword}${allowed ? `: ${allowed.map((v) => JSON.stringify(v)).join(', ')}` : ''} (${source})`,
+    };
   });
 }
 
@@ -72,7 +85,15 @@ function ajvProblems(object: string, errors: readonly ErrorObject[], prefix: rea
 export async function validateWithModels(obj: K8sObject): Promise<Problem[]> {
   const source = `Kubernetes ${KUBERNETES_MINOR} schema`;
   const Model = await loadModel(obj.apiVersion, obj.kind);
-  if (!Model) return [{ object: describe(obj), field: 'kind', rule: 'k8s-schema', message: `no ${source} for apiVersion ${obj.apiVersion} kind ${obj.kind}` }];
+  if (!Model)
+    return [
+      {
+        object: describe(obj),
+        field: 'kind',
+        rule: 'k8s-schema',
+        message: `no ${source} for apiVersion ${obj.apiVersion} kind ${obj.kind}`,
+      },
+    ];
   try {
     new Model(obj).validate();
     return [];
@@ -125,7 +146,12 @@ function walk(all: Models, value: unknown, type: string, at: PathSegment[], obje
   for (const [k, v] of Object.entries(value as Json)) {
     const childType = known.get(k);
     if (childType === undefined) {
-      out.push({ object, field: fieldPath([...at, k]), rule: 'k8s-unknown-field', message: `unknown field "${k}" in ${type.replace(/^V\d\w*?(?=[A-Z])/, '')}${didYouMean(k, known.keys())} (Kubernetes ${KUBERNETES_MINOR} OpenAPI)` });
+      out.push({
+        object,
+        field: fieldPath([...at, k]),
+        rule: 'k8s-unknown-field',
+        message: `unknown field "${k}" in ${type.replace(/^V\d\w*?(?=[A-Z])/, '')}${didYouMean(k, known.keys())} (Kubernetes ${KUBERNETES_MINOR} OpenAPI)`,
+      });
     } else {
       walk(all, v, childType, [...at, k], object, out);
     }
@@ -213,7 +239,15 @@ export async function loadCrdValidators(dir = KEDA_CRD_DIR): Promise<CrdValidato
 export function validateWithCrds(obj: K8sObject, crds: CrdValidators): Problem[] {
   const validate = crds.byKind.get(`${obj.kind}@${obj.apiVersion}`);
   const source = `KEDA ${KEDA_RELEASE_LINE} CRD`;
-  if (!validate) return [{ object: describe(obj), field: 'kind', rule: 'keda-crd-schema', message: `no ${source} for apiVersion ${obj.apiVersion} kind ${obj.kind}` }];
+  if (!validate)
+    return [
+      {
+        object: describe(obj),
+        field: 'kind',
+        rule: 'keda-crd-schema',
+        message: `no ${source} for apiVersion ${obj.apiVersion} kind ${obj.kind}`,
+      },
+    ];
   if (validate(obj)) return [];
   return ajvProblems(describe(obj), validate.errors ?? [], [], 'keda-crd-schema', 'keda-crd-unknown-field', source);
 }
@@ -227,7 +261,9 @@ export async function validateSchemas(obj: K8sObject, crds: CrdValidators): Prom
   if (jobTargetRef !== undefined) {
     // the CRD already types most of the JobSpec: report each field once
     const reported = new Set(out.map((p) => p.field));
-    out.push(...(await strictFieldProblems(obj, jobTargetRef, 'V1JobSpec', ['spec', 'jobTargetRef'])).filter((p) => !reported.has(p.field)));
+    out.push(
+      ...(await strictFieldProblems(obj, jobTargetRef, 'V1JobSpec', ['spec', 'jobTargetRef'])).filter((p) => !reported.has(p.field)),
+    );
   }
   return out;
 }

@@ -39,8 +39,12 @@ export function parseSentinels(text: string, source = SENTINELS_FILE): Sentinel[
     const eq = line.indexOf('=');
     const token = line.slice(0, eq).trim();
     const variable = line.slice(eq + 1).trim();
-    if (eq < 0 || !TOKEN.test(token)) throw new SentinelFileError(`${where}: expected <token>=<VARIABLE> with token matching surge-sentinel-[a-z0-9-]+, got ${JSON.stringify(line)}`);
-    if (!/^[A-Z][A-Z0-9_]*$/.test(variable)) throw new SentinelFileError(`${where}: ${token}: variable must be an upper-case shell name, got ${JSON.stringify(variable)}`);
+    if (eq < 0 || !TOKEN.test(token))
+      throw new SentinelFileError(
+        `${where}: expected <token>=<VARIABLE> with token matching surge-sentinel-[a-z0-9-]+, got ${JSON.stringify(line)}`,
+      );
+    if (!/^[A-Z][A-Z0-9_]*$/.test(variable))
+      throw new SentinelFileError(`${where}: ${token}: variable must be an upper-case shell name, got ${JSON.stringify(variable)}`);
     if (out.some((s) => s.token === token)) throw new SentinelFileError(`${where}: ${token} is declared twice`);
     out.push({ token, variable });
   });
@@ -98,13 +102,17 @@ export function checkSentinels(objects: K8sObject[], declared: readonly string[]
           object: describe(obj),
           field: fieldPath(at),
           rule: 'sentinel-replaced',
-          message: declared.length > 0 ? `"${left}" is not declared in ${declaredIn}` : `"${left}" is a placeholder that was never replaced (the runbook fills it in from ${SENTINELS_FILE})`,
+          message:
+            declared.length > 0
+              ? `"${left}" is not declared in ${declaredIn}`
+              : `"${left}" is a placeholder that was never replaced (the runbook fills it in from ${SENTINELS_FILE})`,
         });
       }
     }
   }
   for (const token of declared) {
-    if (!seen.has(token)) out.push({ object: declaredIn, field: token, rule: 'sentinel-used', message: `declared but does not occur in the render` });
+    if (!seen.has(token))
+      out.push({ object: declaredIn, field: token, rule: 'sentinel-used', message: `declared but does not occur in the render` });
   }
   return out;
 }

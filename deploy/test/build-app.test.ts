@@ -12,8 +12,10 @@ import { REPO_ROOT } from '../src/index.ts';
 const run = promisify(execFile);
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const script = path.join(REPO_ROOT, 'scripts', 'build-app.ts');
-const versionOf = async (name: string) => (JSON.parse(await readFile(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
-const buildFixture = (name: string, outdir: string) => run(process.execPath, [path.relative(path.join(fixtures, name), script), '--outdir', outdir], { cwd: path.join(fixtures, name) });
+const versionOf = async (name: string) =>
+  (JSON.parse(await readFile(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+const buildFixture = (name: string, outdir: string) =>
+  run(process.execPath, [path.relative(path.join(fixtures, name), script), '--outdir', outdir], { cwd: path.join(fixtures, name) });
 
 let temp: string;
 let dist: string;
@@ -46,12 +48,22 @@ describe('scripts/build-app.ts', () => {
   });
 
   it('runs with only the listed packages installed beside it, as in the image', async () => {
-    const { dependencies } = JSON.parse(await readFile(path.join(dist, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const { dependencies } = JSON.parse(await readFile(path.join(dist, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
     // the image's node_modules holds just what dist/package.json lists: link exactly those
     await mkdir(path.join(dist, 'node_modules'), { recursive: true });
-    for (const name of Object.keys(dependencies)) await symlink(path.join(REPO_ROOT, 'node_modules', name), path.join(dist, 'node_modules', name), 'dir');
+    for (const name of Object.keys(dependencies))
+      await symlink(path.join(REPO_ROOT, 'node_modules', name), path.join(dist, 'node_modules', name), 'dir');
     const { stdout: out } = await run(process.execPath, ['main.js'], { cwd: dist });
-    expect(JSON.parse(out)).toEqual({ yaml: 'a: 1', helper: 'helped', lazy: 'function', code: 'CONFIG_INVALID', fs: 'function', os: 'function' });
+    expect(JSON.parse(out)).toEqual({
+      yaml: 'a: 1',
+      helper: 'helped',
+      lazy: 'function',
+      code: 'CONFIG_INVALID',
+      fs: 'function',
+      os: 'function',
+    });
   });
 
   it('fails with a clear message when the bundle imports a package that is not installed', async () => {

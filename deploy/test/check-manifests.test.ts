@@ -9,7 +9,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { KUSTOMIZE_ROOT, REPO_ROOT, dummyValue, loadSentinels, parseManifests, renderKustomizationText, replaceSentinels } from '../src/index.ts';
+import {
+  KUSTOMIZE_ROOT,
+  REPO_ROOT,
+  dummyValue,
+  loadSentinels,
+  parseManifests,
+  renderKustomizationText,
+  replaceSentinels,
+} from '../src/index.ts';
 
 const exec = promisify(execFile);
 
@@ -22,8 +30,11 @@ interface Run {
 /** `npm run --silent check-manifests -- ARGS` from the repository root, optionally with stdin. */
 function checkManifests(args: string[], stdin?: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile('npm', ['run', '--silent', 'check-manifests', '--', ...args], { cwd: REPO_ROOT, env: { ...process.env, INIT_CWD: REPO_ROOT } }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    const child = execFile(
+      'npm',
+      ['run', '--silent', 'check-manifests', '--', ...args],
+      { cwd: REPO_ROOT, env: { ...process.env, INIT_CWD: REPO_ROOT } },
+      (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
     if (stdin !== undefined) child.stdin?.end(stdin);
     else child.stdin?.end();
@@ -33,7 +44,8 @@ function checkManifests(args: string[], stdin?: string): Promise<Run> {
 let dir = '';
 const clean = new Map<string, Record<string, any>[]>();
 const toYaml = (objects: Record<string, any>[]) => objects.map((o) => stringify(o)).join('---\n');
-const pick = (objects: Record<string, any>[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)!;
+const pick = (objects: Record<string, any>[], kind: string, name: string) =>
+  objects.find((o) => o.kind === kind && o.metadata.name === name)!;
 
 /** Writes the named overlay's clean render, edited by `mutate`, to a fixture file; returns its path. */
 async function fixture(name: string, overlay: string, mutate: (objects: Record<string, any>[]) => void): Promise<string> {
@@ -63,7 +75,9 @@ describe('npm run check-manifests', () => {
     const file = await fixture('clean', 'eks', () => {});
     const run = await checkManifests([file]);
     expect(run.code).toBe(0);
-    expect(run.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^check-manifests: \d+ objects in 1 file\(s\) pass \(Kubernetes 1\.36 schemas, KEDA v2\.20/)]);
+    expect(run.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/^check-manifests: \d+ objects in 1 file\(s\) pass \(Kubernetes 1\.36 schemas, KEDA v2\.20/),
+    ]);
     const piped = await checkManifests(['-'], toYaml(clean.get('aks-spot')!));
     expect(piped.code).toBe(0);
   });
@@ -131,7 +145,10 @@ describe('npm run check-manifests', () => {
     const run = await checkManifests([file]);
     expect(run.code).toBe(1);
     const lines = run.stdout.trim().split('\n');
-    expect(lines.some((l) => l.startsWith(`${file}: `) && l.includes(line)), `no line with ${line} in:\n${run.stdout}`).toBe(true);
+    expect(
+      lines.some((l) => l.startsWith(`${file}: `) && l.includes(line)),
+      `no line with ${line} in:\n${run.stdout}`,
+    ).toBe(true);
     expect(run.stderr).toMatch(/^check-manifests: \d+ problem\(s\) in \d+ object\(s\)\n$/);
   });
 
@@ -145,14 +162,20 @@ describe('npm run check-manifests', () => {
     await writeFile(rest, toYaml(objects.filter((o) => o.kind !== 'Service')));
     const run = await checkManifests([rest, services]);
     expect(run.code).toBe(1);
-    expect(run.stdout.trim().split('\n')).toEqual([`${services}: Service/surge/producer spec.ports[0].targetPort: [service-target-port-declared] targets named port "nope"/TCP, which no container of Deployment/surge/producer declares (declared: http=8080)`]);
+    expect(run.stdout.trim().split('\n')).toEqual([
+      `${services}: Service/surge/producer spec.ports[0].targetPort: [service-target-port-declared] targets named port "nope"/TCP, which no container of Deployment/surge/producer declares (declared: http=8080)`,
+    ]);
   });
 
   it('exits 2 with one line on no file, an unreadable file, invalid YAML or a document that is no object', async () => {
     const none = await checkManifests([]);
     expect([none.code, none.stderr.trim().split('\n').length, none.stderr]).toEqual([2, 1, expect.stringContaining('no file given')]);
     const missing = await checkManifests([path.join(dir, 'absent.yaml')]);
-    expect([missing.code, missing.stderr.trim().split('\n').length, missing.stderr]).toEqual([2, 1, expect.stringContaining('cannot read')]);
+    expect([missing.code, missing.stderr.trim().split('\n').length, missing.stderr]).toEqual([
+      2,
+      1,
+      expect.stringContaining('cannot read'),
+    ]);
     const invalid = await checkManifests(['-'], 'a: [\n');
     expect([invalid.code, invalid.stderr.trim().split('\n').length]).toEqual([2, 1]);
     const scalar = await checkManifests(['-'], 'just a string\n');

@@ -35,7 +35,8 @@ beforeAll(async () => {
 });
 
 const clone = (objects: K8sObject[]) => structuredClone(objects) as Record<string, any>[];
-const pick = (objects: Record<string, any>[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)!;
+const pick = (objects: Record<string, any>[], kind: string, name: string) =>
+  objects.find((o) => o.kind === kind && o.metadata.name === name)!;
 const check = (objects: Record<string, any>[]) => checkManifests(objects as K8sObject[]);
 const rules = async (objects: Record<string, any>[]) => [...new Set((await check(objects)).map((p) => p.rule))].sort();
 const at = (problems: Problem[], rule: string) => problems.filter((p) => p.rule === rule).map((p) => `${p.object} ${p.field ?? ''}`);
@@ -57,7 +58,9 @@ describe('Kubernetes 1.36 schemas, strict', () => {
     const sc = pick(objects, 'Deployment', 'producer').spec.template.spec.containers[0].securityContext;
     rename(sc, 'readOnlyRootFilesystem', 'readOnlyRootFileSystem');
     const problems = await check(objects);
-    expect(at(problems, 'k8s-unknown-field')).toEqual(['Deployment/surge/producer spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem']);
+    expect(at(problems, 'k8s-unknown-field')).toEqual([
+      'Deployment/surge/producer spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem',
+    ]);
     expect(problems.find((p) => p.rule === 'k8s-unknown-field')?.message).toContain('did you mean "readOnlyRootFilesystem"');
     // and the hardening invariant notices the real field is gone
     expect([...new Set(problems.map((p) => p.rule))].sort()).toEqual(['k8s-unknown-field', 'read-only-root']);
@@ -104,10 +107,31 @@ describe('Kubernetes 1.36 schemas, strict', () => {
   it('kinds beyond the overlays resolve to their own 1.36 definition (core Event vs events.k8s.io Event, policy, autoscaling, networking)', async () => {
     const meta = { name: 'x', namespace: 'surge' };
     const valid = [
-      { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: meta, eventTime: '2026-01-01T00:00:00.000000Z', note: 'n', reportingController: 'c', reportingInstance: 'i', action: 'a', reason: 'r', type: 'Normal' },
+      {
+        apiVersion: 'events.k8s.io/v1',
+        kind: 'Event',
+        metadata: meta,
+        eventTime: '2026-01-01T00:00:00.000000Z',
+        note: 'n',
+        reportingController: 'c',
+        reportingInstance: 'i',
+        action: 'a',
+        reason: 'r',
+        type: 'Normal',
+      },
       { apiVersion: 'v1', kind: 'Event', metadata: meta, involvedObject: { kind: 'Pod', name: 'p' }, message: 'm' },
-      { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta, spec: { maxUnavailable: 1, selector: { matchLabels: { a: 'b' } } } },
-      { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: meta, spec: { maxReplicas: 2, scaleTargetRef: { kind: 'Deployment', name: 'd' } } },
+      {
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: meta,
+        spec: { maxUnavailable: 1, selector: { matchLabels: { a: 'b' } } },
+      },
+      {
+        apiVersion: 'autoscaling/v2',
+        kind: 'HorizontalPodAutoscaler',
+        metadata: meta,
+        spec: { maxReplicas: 2, scaleTargetRef: { kind: 'Deployment', name: 'd' } },
+      },
       { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta, spec: { podSelector: {}, policyTypes: ['Ingress'] } },
     ] as unknown as K8sObject[];
     const crds = await loadCrdValidators();
@@ -118,7 +142,10 @@ describe('Kubernetes 1.36 schemas, strict', () => {
       { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta, spec: { minAvailble: 1 } },
     ] as unknown as K8sObject[];
     const problems = (await Promise.all(wrong.map((o) => validateSchemas(o, crds)))).flat();
-    expect(problems.map((p) => `${p.rule} ${p.object} ${p.field}`)).toEqual(['k8s-unknown-field Event/surge/x note', 'k8s-unknown-field PodDisruptionBudget/surge/x spec.minAvailble']);
+    expect(problems.map((p) => `${p.rule} ${p.object} ${p.field}`)).toEqual([
+      'k8s-unknown-field Event/surge/x note',
+      'k8s-unknown-field PodDisruptionBudget/surge/x spec.minAvailble',
+    ]);
   });
 
   it('accepts int-or-string, numeric quantities and a quoted number where the API does', async () => {
@@ -162,13 +189,21 @@ describe('KEDA v2.20 CRDs, strict', () => {
     const auth = objects.find((o) => o.kind === 'TriggerAuthentication')!;
     auth.spec.secretTargetRef[0].key = 5;
     const problems = await check(objects);
-    expect(at(problems, 'keda-crd-schema').sort()).toEqual([`ScaledObject/surge/worker-deployment spec.maxReplicaCount`, `TriggerAuthentication/surge/${auth.metadata.name} spec.secretTargetRef[0].key`].sort());
+    expect(at(problems, 'keda-crd-schema').sort()).toEqual(
+      [
+        `ScaledObject/surge/worker-deployment spec.maxReplicaCount`,
+        `TriggerAuthentication/surge/${auth.metadata.name} spec.secretTargetRef[0].key`,
+      ].sort(),
+    );
   });
 
   it('strictStructuralSchema keeps x-kubernetes-preserve-unknown-fields open and int-or-string as either', () => {
     const schema = strictStructuralSchema({
       type: 'object',
-      properties: { open: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { a: { type: 'string' } } }, port: { 'x-kubernetes-int-or-string': true } },
+      properties: {
+        open: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { a: { type: 'string' } } },
+        port: { 'x-kubernetes-int-or-string': true },
+      },
     }) as Record<string, any>;
     expect(schema.additionalProperties).toBe(false);
     expect(schema.properties.open.additionalProperties).toBeUndefined();
@@ -214,7 +249,9 @@ describe('trigger metadata and TriggerAuthentication parameters per scaler', () 
     expect(ref.parameter).toBe('connection');
     ref.parameter = 'conection';
     const problems = await check(objects);
-    expect(at(problems, 'trigger-auth-parameter')).toEqual([`TriggerAuthentication/surge/${auth.metadata.name} spec.secretTargetRef[0].parameter`]);
+    expect(at(problems, 'trigger-auth-parameter')).toEqual([
+      `TriggerAuthentication/surge/${auth.metadata.name} spec.secretTargetRef[0].parameter`,
+    ]);
     expect(problems.find((p) => p.rule === 'trigger-auth-parameter')?.message).toContain('did you mean "connection"');
     expect(problems.find((p) => p.rule === 'trigger-metadata-required')?.message).toContain('"connection"');
   });
@@ -234,9 +271,14 @@ describe('trigger metadata and TriggerAuthentication parameters per scaler', () 
     const trigger = pick(objects, 'ScaledObject', 'web').spec.triggers[0];
     rename(trigger.metadata, 'threshold', 'treshold');
     const problems = await check(objects);
-    expect(problems.map((p) => `${p.rule} ${p.field}`).sort()).toEqual(['trigger-metadata-known spec.triggers[0].metadata.treshold', 'trigger-metadata-required spec.triggers[0].metadata']);
+    expect(problems.map((p) => `${p.rule} ${p.field}`).sort()).toEqual([
+      'trigger-metadata-known spec.triggers[0].metadata.treshold',
+      'trigger-metadata-required spec.triggers[0].metadata',
+    ]);
     trigger.type = 'prometeus';
-    expect((await check(objects)).map((p) => `${p.rule} ${p.message}`)).toEqual([expect.stringContaining('trigger-type "prometeus" is not a KEDA v2.20 scaler type (did you mean "prometheus"?)')]);
+    expect((await check(objects)).map((p) => `${p.rule} ${p.message}`)).toEqual([
+      expect.stringContaining('trigger-type "prometeus" is not a KEDA v2.20 scaler type (did you mean "prometheus"?)'),
+    ]);
   });
 
   it('an authenticationRef that resolves to nothing, and a TriggerAuthentication nothing refers to', async () => {
@@ -292,16 +334,27 @@ describe('probe and Service ports', () => {
 });
 
 describe('sentinels', () => {
-  const objects = (image: string) => [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image }] } }] as unknown as K8sObject[];
+  const objects = (image: string) =>
+    [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image }] } }] as unknown as K8sObject[];
 
   it('a sentinel left in place is a problem without an allow-list; declared tokens are allowed and must occur', () => {
-    expect(checkSentinels(objects('surge-sentinel-registry/surge/x:surge-sentinel-tag')).map((p) => `${p.rule} ${p.field} ${p.message.split(' ')[0]}`)).toEqual([
+    expect(
+      checkSentinels(objects('surge-sentinel-registry/surge/x:surge-sentinel-tag')).map(
+        (p) => `${p.rule} ${p.field} ${p.message.split(' ')[0]}`,
+      ),
+    ).toEqual([
       'sentinel-replaced spec.containers[0].image "surge-sentinel-registry"',
       'sentinel-replaced spec.containers[0].image "surge-sentinel-tag"',
     ]);
-    expect(checkSentinels(objects('surge-sentinel-registry/surge/x:surge-sentinel-tag'), ['surge-sentinel-registry', 'surge-sentinel-tag'])).toEqual([]);
-    expect(checkSentinels(objects('surge-sentinel-registry/surge/x:surge-sentinel-tag'), ['surge-sentinel-registry']).map((p) => p.message)).toEqual(['"surge-sentinel-tag" is not declared in sentinels.env']);
-    expect(checkSentinels(objects('r/x:1'), ['surge-sentinel-registry']).map((p) => `${p.rule} ${p.field}`)).toEqual(['sentinel-used surge-sentinel-registry']);
+    expect(
+      checkSentinels(objects('surge-sentinel-registry/surge/x:surge-sentinel-tag'), ['surge-sentinel-registry', 'surge-sentinel-tag']),
+    ).toEqual([]);
+    expect(
+      checkSentinels(objects('surge-sentinel-registry/surge/x:surge-sentinel-tag'), ['surge-sentinel-registry']).map((p) => p.message),
+    ).toEqual(['"surge-sentinel-tag" is not declared in sentinels.env']);
+    expect(checkSentinels(objects('r/x:1'), ['surge-sentinel-registry']).map((p) => `${p.rule} ${p.field}`)).toEqual([
+      'sentinel-used surge-sentinel-registry',
+    ]);
   });
 
   it('a declared token followed by more characters is replaced as a runbook would, leaving nothing', () => {
@@ -314,7 +367,9 @@ describe('sentinels', () => {
       { token: 'surge-sentinel-registry', variable: 'REGISTRY' },
       { token: 'surge-sentinel-tag', variable: 'TAG' },
     ]);
-    expect(() => parseSentinels('surge-sentinel-Registry=REGISTRY', 'x/sentinels.env')).toThrow(/x\/sentinels.env:1: expected <token>=<VARIABLE>/);
+    expect(() => parseSentinels('surge-sentinel-Registry=REGISTRY', 'x/sentinels.env')).toThrow(
+      /x\/sentinels.env:1: expected <token>=<VARIABLE>/,
+    );
     expect(() => parseSentinels('surge-sentinel-a=registry')).toThrow(/variable must be an upper-case shell name/);
     expect(() => parseSentinels('surge-sentinel-a=A\nsurge-sentinel-a=B')).toThrow(/declared twice/);
     expect(() => parseSentinels('surge-sentinel-a=A\nsurge-sentinel-a-b=B')).toThrow(SentinelFileError);

@@ -3,7 +3,15 @@
 // exactly that rule to fire.
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KUSTOMIZE_ROOT, checkAll, checkSourceImagesBare, parseManifests, renderKustomization, triggerQueue, type K8sObject } from '../src/index.ts';
+import {
+  KUSTOMIZE_ROOT,
+  checkAll,
+  checkSourceImagesBare,
+  parseManifests,
+  renderKustomization,
+  triggerQueue,
+  type K8sObject,
+} from '../src/index.ts';
 
 let eks: K8sObject[] = [];
 let spot: K8sObject[] = [];
@@ -13,7 +21,8 @@ beforeAll(async () => {
 });
 
 const clone = (objects: K8sObject[]) => structuredClone(objects) as Record<string, any>[];
-const pick = (objects: Record<string, any>[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)!;
+const pick = (objects: Record<string, any>[], kind: string, name: string) =>
+  objects.find((o) => o.kind === kind && o.metadata.name === name)!;
 const rules = (objects: Record<string, any>[]) => [...new Set(checkAll(objects as K8sObject[]).map((v) => v.rule))].sort();
 
 describe('invariant checks fail on broken manifests', () => {
@@ -84,7 +93,13 @@ describe('invariant checks fail on broken manifests', () => {
     delete so.spec.advanced;
     so.spec.triggers[0].metadata.protocol = 'amqp';
     so.spec.triggers[0].metadata.host = 'http://u:p@rabbitmq.other.svc.cluster.local:15672/%2F';
-    expect(rules(objects)).toEqual(['no-plaintext-secret', 'rabbitmq-credentials', 'rabbitmq-http', 'service-namespace', 'so-hpa-behavior']);
+    expect(rules(objects)).toEqual([
+      'no-plaintext-secret',
+      'rabbitmq-credentials',
+      'rabbitmq-http',
+      'service-namespace',
+      'so-hpa-behavior',
+    ]);
   });
 
   it('prometheus query with several series and null values ignored', () => {
@@ -105,7 +120,9 @@ describe('invariant checks fail on broken manifests', () => {
   });
 
   it('a tag written into a workload file instead of kustomize images', () => {
-    const [deployment] = parseManifests('apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {template: {spec: {containers: [{name: x, image: surge/x:1.0.0}]}}}\n');
+    const [deployment] = parseManifests(
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {template: {spec: {containers: [{name: x, image: surge/x:1.0.0}]}}}\n',
+    );
     expect(checkSourceImagesBare([deployment!], 'x.yaml').map((v) => v.rule)).toEqual(['images-via-kustomize']);
   });
 

@@ -26,7 +26,9 @@ const components = (await readdir(path.join(KUSTOMIZE_ROOT, 'components'))).sort
 const targets = [path.join(KUSTOMIZE_ROOT, 'base'), ...overlays, ...scenarios];
 const rel = (dir: string) => path.relative(KUSTOMIZE_ROOT, dir);
 // read before rendering so a malformed file fails the run with its own message
-const sentinels = new Map<string, Sentinel[] | undefined>(await Promise.all(targets.map(async (dir) => [dir, await loadSentinels(dir)] as const)));
+const sentinels = new Map<string, Sentinel[] | undefined>(
+  await Promise.all(targets.map(async (dir) => [dir, await loadSentinels(dir)] as const)),
+);
 const withSentinels = targets.filter((dir) => sentinels.get(dir) !== undefined);
 
 const texts = new Map<string, string>();
@@ -45,7 +47,15 @@ beforeAll(async () => {
 
 describe('layout', () => {
   it('has the four issue overlays, a local overlay and test scenarios', () => {
-    expect(overlays.map(rel)).toEqual(expect.arrayContaining(['overlays/aks-spot', 'overlays/aks-keda-addon', 'overlays/eks', 'overlays/aks-virtual-node', 'overlays/local']));
+    expect(overlays.map(rel)).toEqual(
+      expect.arrayContaining([
+        'overlays/aks-spot',
+        'overlays/aks-keda-addon',
+        'overlays/eks',
+        'overlays/aks-virtual-node',
+        'overlays/local',
+      ]),
+    );
     expect(scenarios.length).toBeGreaterThanOrEqual(8);
   });
 
@@ -65,7 +75,9 @@ describe.each(targets.map((dir) => [rel(dir), dir] as const))('%s', (_name, dir)
   });
 
   it('uses only scaler types whose metadata and parameters are checked', () => {
-    const types = (rendered.get(dir) ?? []).flatMap((o) => ((o.spec as { triggers?: { type: string }[] } | undefined)?.triggers ?? []).map((t) => t.type));
+    const types = (rendered.get(dir) ?? []).flatMap((o) =>
+      ((o.spec as { triggers?: { type: string }[] } | undefined)?.triggers ?? []).map((t) => t.type),
+    );
     expect(types.filter((t) => SCALERS[t] === undefined)).toEqual([]);
   });
 });
@@ -88,7 +100,8 @@ it('every render that carries a sentinel token has a sentinels.env', () => {
 
 describe('overlay specifics', () => {
   const of = (name: string) => rendered.get(path.join(KUSTOMIZE_ROOT, 'overlays', name)) ?? [];
-  const pick = (objects: K8sObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name) as Record<string, any> | undefined;
+  const pick = (objects: K8sObject[], kind: string, name: string) =>
+    objects.find((o) => o.kind === kind && o.metadata.name === name) as Record<string, any> | undefined;
 
   it('aks-spot: ScaledJob only on the Spot pool, Blob results, small history', () => {
     const objects = of('aks-spot');
@@ -98,7 +111,12 @@ describe('overlay specifics', () => {
     expect(sj?.spec.maxReplicaCount).toBeGreaterThan(0);
     expect(sj?.spec.triggers[0].type).toBe('azure-servicebus');
     const pod = sj?.spec.jobTargetRef.template.spec;
-    expect(pod.tolerations).toContainEqual({ key: 'kubernetes.azure.com/scalesetpriority', operator: 'Equal', value: 'spot', effect: 'NoSchedule' });
+    expect(pod.tolerations).toContainEqual({
+      key: 'kubernetes.azure.com/scalesetpriority',
+      operator: 'Equal',
+      value: 'spot',
+      effect: 'NoSchedule',
+    });
     expect(JSON.stringify(pod.affinity)).toContain('kubernetes.azure.com/scalesetpriority');
     expect(pod.containers[0].imagePullPolicy).toBe('IfNotPresent');
     expect(sj?.spec.jobTargetRef.ttlSecondsAfterFinished).toBeLessThanOrEqual(300);
@@ -121,10 +139,16 @@ describe('overlay specifics', () => {
   it('eks: in-cluster RabbitMQ, rabbitmq trigger over http, prometheus trigger on the nginx sidecar', () => {
     const objects = of('eks');
     expect(pick(objects, 'StatefulSet', 'rabbitmq')).toBeDefined();
-    expect(pick(objects, 'ScaledObject', 'worker-deployment')?.spec.triggers[0]).toMatchObject({ type: 'rabbitmq', metadata: { protocol: 'http', mode: 'QueueLength' } });
+    expect(pick(objects, 'ScaledObject', 'worker-deployment')?.spec.triggers[0]).toMatchObject({
+      type: 'rabbitmq',
+      metadata: { protocol: 'http', mode: 'QueueLength' },
+    });
     const web = pick(objects, 'ScaledObject', 'web');
     expect(web?.spec.triggers[0]).toMatchObject({ type: 'prometheus', metadata: { ignoreNullValues: 'false' } });
-    expect(pick(objects, 'Deployment', 'web')?.spec.template.spec.containers.map((c: { name: string }) => c.name)).toEqual(['nginx', 'exporter']);
+    expect(pick(objects, 'Deployment', 'web')?.spec.template.spec.containers.map((c: { name: string }) => c.name)).toEqual([
+      'nginx',
+      'exporter',
+    ]);
   });
 
   it('aks-virtual-node: worker pods select and tolerate the virtual kubelet, the broker does not', () => {
@@ -141,7 +165,8 @@ describe('overlay specifics', () => {
     const [so] = parseManifests(await readFile(path.join(dir, 'scaledobject-worker-deployment.yaml'), 'utf8')) as Record<string, any>[];
     expect(sj?.spec.pollingInterval).toBeLessThanOrEqual(5);
     expect(so?.spec.cooldownPeriod).toBeLessThanOrEqual(30);
-    for (const spec of [sj?.spec, so?.spec]) expect(spec.triggers[0]).toMatchObject({ type: 'metrics-api', metadata: { valueLocation: 'total' } });
+    for (const spec of [sj?.spec, so?.spec])
+      expect(spec.triggers[0]).toMatchObject({ type: 'metrics-api', metadata: { valueLocation: 'total' } });
     // and the rendered overlay carries exactly those triggers
     expect(pick(of('local'), 'ScaledJob', 'worker-job')?.spec.triggers).toEqual(sj?.spec.triggers);
   });
@@ -152,7 +177,8 @@ describe('base sources', () => {
     const base = path.join(KUSTOMIZE_ROOT, 'base');
     const files = (await readdir(base)).filter((f) => f.endsWith('.yaml') && !f.startsWith('kustomiz'));
     const violations = [];
-    for (const file of files) violations.push(...checkSourceImagesBare(parseManifests(await readFile(path.join(base, file), 'utf8'), file), file));
+    for (const file of files)
+      violations.push(...checkSourceImagesBare(parseManifests(await readFile(path.join(base, file), 'utf8'), file), file));
     violations.push(...checkNoPlaintextSecrets(rendered.get(base) ?? []));
     expect(formatIssues(violations)).toBe('');
   });

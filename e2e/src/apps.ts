@@ -87,7 +87,10 @@ export async function waitForLivez(app: RunningApp, timeoutMs: number): Promise<
   void app.process.exited.then((e) => (exited = e));
   let last = 'no answer';
   while (Date.now() < deadline) {
-    if (exited) throw new AppStartError(`${app.app} exited (code ${exited.code}, signal ${exited.signal}) before /livez answered; stderr: ${app.process.stderr().trim().slice(-800)}`);
+    if (exited)
+      throw new AppStartError(
+        `${app.app} exited (code ${exited.code}, signal ${exited.signal}) before /livez answered; stderr: ${app.process.stderr().trim().slice(-800)}`,
+      );
     try {
       const response = await fetch(`${app.url}/livez`, { signal: AbortSignal.timeout(2_000) });
       if (response.status === 200) return;
@@ -97,7 +100,9 @@ export async function waitForLivez(app: RunningApp, timeoutMs: number): Promise<
     }
     await sleep(100);
   }
-  throw new AppStartError(`${app.app}: /livez did not answer 200 within ${timeoutMs} ms (last: ${last}); stderr: ${app.process.stderr().trim().slice(-800)}`);
+  throw new AppStartError(
+    `${app.app}: /livez did not answer 200 within ${timeoutMs} ms (last: ${last}); stderr: ${app.process.stderr().trim().slice(-800)}`,
+  );
 }
 
 export async function scrape(app: RunningApp): Promise<string> {

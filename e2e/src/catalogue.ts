@@ -51,7 +51,13 @@ const backticked = (text: string): string[] => [...text.matchAll(/`([^`]+)`/g)].
 
 export function parseCatalogue(markdown: string): CatalogueRow[] {
   const lines = markdown.split('\n');
-  const start = lines.findIndex((l) => l.trim().startsWith('|') && cells(l).map((c) => c.toLowerCase()).join('|') === HEADER.join('|'));
+  const start = lines.findIndex(
+    (l) =>
+      l.trim().startsWith('|') &&
+      cells(l)
+        .map((c) => c.toLowerCase())
+        .join('|') === HEADER.join('|'),
+  );
   if (start < 0) throw new CatalogueError(`no table with the header | ${HEADER.join(' | ')} |`);
   const rows: CatalogueRow[] = [];
   for (let i = start + 2; i < lines.length && lines[i]!.trim().startsWith('|'); i++) {
@@ -61,11 +67,16 @@ export function parseCatalogue(markdown: string): CatalogueRow[] {
     const tokens = backticked(metric);
     const names = tokens.filter((t) => NAME.test(t));
     const patterns = tokens.filter((t) => PATTERN.test(t));
-    if (tokens.length === 0 || names.length + patterns.length !== tokens.length) throw new CatalogueError(`${where}: metric cell must hold backticked names or name_* patterns: ${metric}`);
+    if (tokens.length === 0 || names.length + patterns.length !== tokens.length)
+      throw new CatalogueError(`${where}: metric cell must hold backticked names or name_* patterns: ${metric}`);
     if (names.length > 0 && (names.length !== 1 || patterns.length > 0)) throw new CatalogueError(`${where}: one metric per row`);
     if (!ROW_TYPES.has(type)) throw new CatalogueError(`${where}: type ${JSON.stringify(type)} is not one of ${[...ROW_TYPES].join(', ')}`);
-    if ((type === 'group') !== (patterns.length > 0)) throw new CatalogueError(`${where}: a group row has patterns and type "group"; a metric row has one name and its type`);
-    const appEntries = app.split(',').map((a) => a.trim()).filter(Boolean);
+    if ((type === 'group') !== patterns.length > 0)
+      throw new CatalogueError(`${where}: a group row has patterns and type "group"; a metric row has one name and its type`);
+    const appEntries = app
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
     if (appEntries.length === 0) throw new CatalogueError(`${where}: no app`);
     rows.push({
       names,

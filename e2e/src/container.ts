@@ -47,9 +47,18 @@ export async function buildah(args: string[], timeoutMs = 120_000): Promise<stri
 }
 
 export async function inspectImage(ref: string): Promise<ImageConfig> {
-  const inspected = JSON.parse(await buildah(['inspect', '--type', 'image', ref])) as { OCIv1: { config?: Partial<Omit<ImageConfig, 'ExposedPorts'>> & { ExposedPorts?: Record<string, object> } } };
+  const inspected = JSON.parse(await buildah(['inspect', '--type', 'image', ref])) as {
+    OCIv1: { config?: Partial<Omit<ImageConfig, 'ExposedPorts'>> & { ExposedPorts?: Record<string, object> } };
+  };
   const c = inspected.OCIv1.config ?? {};
-  return { User: c.User ?? '', WorkingDir: c.WorkingDir ?? '/', Env: c.Env ?? [], Cmd: c.Cmd ?? [], Entrypoint: c.Entrypoint ?? [], ExposedPorts: Object.keys(c.ExposedPorts ?? {}) };
+  return {
+    User: c.User ?? '',
+    WorkingDir: c.WorkingDir ?? '/',
+    Env: c.Env ?? [],
+    Cmd: c.Cmd ?? [],
+    Entrypoint: c.Entrypoint ?? [],
+    ExposedPorts: Object.keys(c.ExposedPorts ?? {}),
+  };
 }
 
 /** A working container of `ref` with its root filesystem mounted on the host. */
@@ -110,7 +119,10 @@ function setupScript(options: RunOptions, uid: number, gid: number): string {
     `R=${q(r)}`,
     'mount --bind "$R" "$R"',
     // mount points a runtime creates in the container's writable layer, as the kubelet does for volumes
-    ...Object.entries(options.writable).flatMap(([inside, host]) => [`mkdir -p "$R"${q(inside)}`, `mount --bind ${q(host)} "$R"${q(inside)}`]),
+    ...Object.entries(options.writable).flatMap(([inside, host]) => [
+      `mkdir -p "$R"${q(inside)}`,
+      `mount --bind ${q(host)} "$R"${q(inside)}`,
+    ]),
     'mount -t proc -o nosuid,nodev,noexec proc "$R/proc"',
     'mount -t tmpfs -o nosuid,mode=755,size=64k tmpfs "$R/dev"',
     'for d in null zero full random urandom tty; do touch "$R/dev/$d"; mount --bind "/dev/$d" "$R/dev/$d"; done',
@@ -136,15 +148,21 @@ export async function runContainer(options: RunOptions): Promise<RunningContaine
   Object.assign(env, options.env);
   env['HOSTNAME'] = options.hostname;
   // The setup runs host tools before the chroot; the app gets exactly `env` (PATH included).
-  const child: ChildProcess = spawn('unshare', ['--pid', '--fork', '--mount', '--net', '--uts', '--ipc', '--', '/bin/sh', '-c', setupScript(options, uid, gid), 'setup', ...argv], {
-    env: { ...env, PATH: env['PATH'] ?? HOST_PATH },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    'unshare',
+    ['--pid', '--fork', '--mount', '--net', '--uts', '--ipc', '--', '/bin/sh', '-c', setupScript(options, uid, gid), 'setup', ...argv],
+    {
+      env: { ...env, PATH: env['PATH'] ?? HOST_PATH },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   let done = false;
   void exited.then(() => (done = true));
   // unshare --fork's only child is the container's PID 1; wait until it has exec'd the command
@@ -170,7 +188,11 @@ export async function runContainer(options: RunOptions): Promise<RunningContaine
       const found: ProcessInfo[] = [];
       for (const entry of readdirSync('/proc')) {
         if (!/^\d+$/.test(entry) || nsOf(Number(entry)) !== ns || ns === undefined) continue;
-        const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSafe(`/proc/${entry}/status`))?.[1]?.trim().split(/\s+/).pop();
+        const nspid = /^NSpid:\s*(.*)$/m
+          .exec(readFileSafe(`/proc/${entry}/status`))?.[1]
+          ?.trim()
+          .split(/\s+/)
+          .pop();
         found.push({ pid: Number(nspid), argv: cmdline(Number(entry)) });
       }
       return found.sort((a, b) => a.pid - b.pid);
@@ -183,10 +205,20 @@ export async function runContainer(options: RunOptions): Promise<RunningContaine
       }
       return mounts;
     },
-    status: () => Object.fromEntries(readFileSafe(`/proc/${appPid}/status`).split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()])),
+    status: () =>
+      Object.fromEntries(
+        readFileSafe(`/proc/${appPid}/status`)
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
+      ),
     get: async (url: string) => {
       const script = `const r = await fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(2000) }); process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() }));`;
-      const { stdout } = await exec('nsenter', [`--target=${appPid}`, '--net', '--', process.execPath, '--input-type=module', '-e', script], { timeout: 10_000 });
+      const { stdout } = await exec(
+        'nsenter',
+        [`--target=${appPid}`, '--net', '--', process.execPath, '--input-type=module', '-e', script],
+        { timeout: 10_000 },
+      );
       return JSON.parse(stdout) as { status: number; body: string };
     },
     kill: (signal) => {
@@ -217,10 +249,22 @@ function cmdline(pid: number): string[] {
 
 /** What is missing on this machine to build and run images, or undefined when everything is there. */
 export async function missingForImages(): Promise<string | undefined> {
-  const has = async (command: string, args: string[]) => exec(command, args).then(() => true, () => false);
-  if (!(await has('buildah', ['--version']))) return 'buildah is not installed (apt-get install buildah debootstrap; npm run test:all installs it)';
-  if (process.getuid?.() !== 0) return 'building and running images here needs root (buildah storage, debootstrap, namespaces); CI runs as root';
-  for (const [command, args] of [['unshare', ['--version']], ['nsenter', ['--version']], ['ip', ['-V']]] as const) if (!(await has(command, [...args]))) return `${command} is not installed`;
-  if (!existsSync('/usr/sbin/debootstrap') && !existsSync('/usr/bin/debootstrap')) return 'debootstrap is not installed (it builds the stand-in base image; apt-get install debootstrap)';
+  const has = async (command: string, args: string[]) =>
+    exec(command, args).then(
+      () => true,
+      () => false,
+    );
+  if (!(await has('buildah', ['--version'])))
+    return 'buildah is not installed (apt-get install buildah debootstrap; npm run test:all installs it)';
+  if (process.getuid?.() !== 0)
+    return 'building and running images here needs root (buildah storage, debootstrap, namespaces); CI runs as root';
+  for (const [command, args] of [
+    ['unshare', ['--version']],
+    ['nsenter', ['--version']],
+    ['ip', ['-V']],
+  ] as const)
+    if (!(await has(command, [...args]))) return `${command} is not installed`;
+  if (!existsSync('/usr/sbin/debootstrap') && !existsSync('/usr/bin/debootstrap'))
+    return 'debootstrap is not installed (it builds the stand-in base image; apt-get install debootstrap)';
   return undefined;
 }

@@ -26,7 +26,11 @@ export class ExpositionError extends Error {
 }
 
 const TYPES = new Set<string>(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
-const SUFFIXES: Partial<Record<MetricType, string[]>> = { histogram: ['_bucket', '_sum', '_count', '_created'], summary: ['_sum', '_count', '_created'], counter: ['_created'] };
+const SUFFIXES: Partial<Record<MetricType, string[]>> = {
+  histogram: ['_bucket', '_sum', '_count', '_created'],
+  summary: ['_sum', '_count', '_created'],
+  counter: ['_created'],
+};
 
 /** `{a="x",b="y\"z"}` → `{ a: 'x', b: 'y"z' }`; `text` starts at the `{`. Returns the labels and the index after `}`. */
 function parseLabels(text: string, start: number, line: string): { labels: Record<string, string>; end: number } {
@@ -36,7 +40,8 @@ function parseLabels(text: string, start: number, line: string): { labels: Recor
     while (text[i] === ' ' || text[i] === ',') i++;
     if (text[i] === '}') return { labels, end: i + 1 };
     const name = /^[a-zA-Z_][a-zA-Z0-9_]*/.exec(text.slice(i))?.[0];
-    if (!name || text[i + name.length] !== '=' || text[i + name.length + 1] !== '"') throw new ExpositionError(`bad label set in ${JSON.stringify(line)}`);
+    if (!name || text[i + name.length] !== '=' || text[i + name.length + 1] !== '"')
+      throw new ExpositionError(`bad label set in ${JSON.stringify(line)}`);
     i += name.length + 2;
     let value = '';
     for (; i < text.length && text[i] !== '"'; i++) {
@@ -82,7 +87,8 @@ export function parseExposition(text: string): Map<string, MetricFamily> {
       rest = line.slice(parsed.end);
     }
     const value = Number(rest.trim().split(/\s+/)[0]);
-    if (rest.trim() === '' || (Number.isNaN(value) && !/^\s*nan\b/i.test(rest))) throw new ExpositionError(`bad sample value in ${JSON.stringify(line)}`);
+    if (rest.trim() === '' || (Number.isNaN(value) && !/^\s*nan\b/i.test(rest)))
+      throw new ExpositionError(`bad sample value in ${JSON.stringify(line)}`);
     family(familyOf(name, families)).samples.push({ name, labels, value });
   }
   return families;
@@ -100,7 +106,8 @@ function familyOf(sample: string, families: Map<string, MetricFamily>): string {
 /** Label names used by a family's samples, without the histogram/summary ones (`le`, `quantile`). */
 export function labelNamesOf(family: MetricFamily): Set<string> {
   const names = new Set<string>();
-  for (const sample of family.samples) for (const name of Object.keys(sample.labels)) if (name !== 'le' && name !== 'quantile') names.add(name);
+  for (const sample of family.samples)
+    for (const name of Object.keys(sample.labels)) if (name !== 'le' && name !== 'quantile') names.add(name);
   return names;
 }
 

@@ -39,17 +39,24 @@ describe('parseExposition', () => {
 });
 
 describe('parseCatalogue', () => {
-  const table = (rows: string[]) => ['intro', '', '| metric | type | labels | app | meaning |', '| --- | --- | --- | --- | --- |', ...rows, '', 'after'].join('\n');
+  const table = (rows: string[]) =>
+    ['intro', '', '| metric | type | labels | app | meaning |', '| --- | --- | --- | --- | --- |', ...rows, '', 'after'].join('\n');
 
   it('reads names, types, label names (not the values in parentheses), apps and groups', () => {
     const rows = parseCatalogue(
       table([
         '| `x_total` | counter | `code` (`A`, `B`), `queue` | producer, worker-job (not served) | x |',
         '| `h_seconds` | histogram | | exporter | h |',
-        '| `process_*`, `nodejs_*` | group | (the app\'s) | producer | defaults |',
+        "| `process_*`, `nodejs_*` | group | (the app's) | producer | defaults |",
       ]),
     );
-    expect(rows[0]).toMatchObject({ names: ['x_total'], type: 'counter', labels: ['code', 'queue'], apps: ['producer'], notServed: ['worker-job'] });
+    expect(rows[0]).toMatchObject({
+      names: ['x_total'],
+      type: 'counter',
+      labels: ['code', 'queue'],
+      apps: ['producer'],
+      notServed: ['worker-job'],
+    });
     expect(rows[2]).toMatchObject({ names: [], patterns: ['process_*', 'nodejs_*'], type: 'group', labels: [] });
     expect(rowForSeries(rows, 'h_seconds_bucket')?.names).toEqual(['h_seconds']);
     expect(rowForSeries(rows, 'x_total_bucket')).toBeUndefined();
@@ -66,13 +73,18 @@ describe('parseCatalogue', () => {
 
 describe('metricNames', () => {
   it('finds metric names, not functions, labels, keywords, variables or durations', () => {
-    expect(metricNames('histogram_quantile(0.95, sum by (le) (rate(x_seconds_bucket{namespace=~"$namespace", job="a"}[$__rate_interval])))')).toEqual(['x_seconds_bucket']);
+    expect(
+      metricNames('histogram_quantile(0.95, sum by (le) (rate(x_seconds_bucket{namespace=~"$namespace", job="a"}[$__rate_interval])))'),
+    ).toEqual(['x_seconds_bucket']);
     expect(metricNames('sum(a{q="b"}) / on (q) group_left (c) max by (q) (b_total offset 5m) and c')).toEqual(['a', 'b_total', 'c']);
     expect(metricNames('sum(rate(a_total[5m])) by (code) > bool 0')).toEqual(['a_total']);
   });
 
   it('splits label_values queries', () => {
-    expect(parseLabelValuesQuery('label_values(m{namespace=~"$namespace"}, queue)')).toEqual({ selector: 'm{namespace=~"$namespace"}', label: 'queue' });
+    expect(parseLabelValuesQuery('label_values(m{namespace=~"$namespace"}, queue)')).toEqual({
+      selector: 'm{namespace=~"$namespace"}',
+      label: 'queue',
+    });
     expect(parseLabelValuesQuery('query_result(up)')).toBeUndefined();
   });
 });

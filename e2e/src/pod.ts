@@ -39,7 +39,11 @@ interface Obj {
 interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: { fieldRef?: { fieldPath?: string }; secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } };
+  valueFrom?: {
+    fieldRef?: { fieldPath?: string };
+    secretKeyRef?: { name: string; key: string };
+    configMapKeyRef?: { name: string; key: string };
+  };
 }
 interface Container {
   name: string;
@@ -57,8 +61,12 @@ interface PodSpec {
 }
 
 export async function renderBase(): Promise<Obj[]> {
-  const { stdout } = await promisify(execFile)('kubectl', ['kustomize', path.join(REPO_ROOT, 'deploy', 'kustomize', 'base')], { maxBuffer: 16 * 1024 * 1024 });
-  return parseAllDocuments(stdout).map((d) => d.toJS() as Obj).filter(Boolean);
+  const { stdout } = await promisify(execFile)('kubectl', ['kustomize', path.join(REPO_ROOT, 'deploy', 'kustomize', 'base')], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return parseAllDocuments(stdout)
+    .map((d) => d.toJS() as Obj)
+    .filter(Boolean);
 }
 
 function podSpecOf(obj: Obj): PodSpec | undefined {
@@ -95,7 +103,10 @@ export function podRun(objects: Obj[], app: string, secrets: Record<string, stri
     else if (ref?.configMapKeyRef) env[variable.name] = configMap(ref.configMapKeyRef.name)[ref.configMapKeyRef.key] ?? '';
     else if (ref?.secretKeyRef) {
       const value = secrets[`${ref.secretKeyRef.name}/${ref.secretKeyRef.key}`];
-      if (value === undefined) throw new PodSpecError(`${app}: env ${variable.name} comes from Secret ${ref.secretKeyRef.name} key ${ref.secretKeyRef.key}; pass a value for it`);
+      if (value === undefined)
+        throw new PodSpecError(
+          `${app}: env ${variable.name} comes from Secret ${ref.secretKeyRef.name} key ${ref.secretKeyRef.key}; pass a value for it`,
+        );
       env[variable.name] = value;
     } else throw new PodSpecError(`${app}: env ${variable.name}: unsupported valueFrom ${JSON.stringify(ref)}`);
   }

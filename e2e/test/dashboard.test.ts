@@ -8,7 +8,16 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, metricNames, parseLabelValuesQuery, readCatalogue, rowForSeries, tempDir, withoutGrafanaVariables, type CatalogueRow } from '../src/index.ts';
+import {
+  REPO_ROOT,
+  metricNames,
+  parseLabelValuesQuery,
+  readCatalogue,
+  rowForSeries,
+  tempDir,
+  withoutGrafanaVariables,
+  type CatalogueRow,
+} from '../src/index.ts';
 
 const DASHBOARD_PATH = path.join(REPO_ROOT, 'deploy', 'grafana', 'surge-dashboard.json');
 /** kube-state-metrics series the dashboard may use (replicas against depth); everything else comes from docs/metrics.md. */
@@ -48,7 +57,9 @@ const temp = tempDir('surge-e2e-dashboard-');
 /** Panels, including those inside collapsed rows. */
 const allPanels = (panels: Panel[]): Panel[] => panels.flatMap((p) => [p, ...allPanels(p.panels ?? [])]);
 const exprs = (): { panel: string; expr: string }[] =>
-  allPanels(dashboard.panels).flatMap((p) => (p.targets ?? []).filter((t) => t.expr !== undefined).map((t) => ({ panel: p.title ?? String(p.id), expr: t.expr! })));
+  allPanels(dashboard.panels).flatMap((p) =>
+    (p.targets ?? []).filter((t) => t.expr !== undefined).map((t) => ({ panel: p.title ?? String(p.id), expr: t.expr! })),
+  );
 const variable = (name: string) => dashboard.templating.list.find((v) => v.name === name);
 const queryOf = (v: Variable) => (typeof v.query === 'string' ? v.query : v.query.query);
 
@@ -76,7 +87,11 @@ describe('surge-dashboard.json', () => {
     expect(new Set(ids).size).toBe(ids.length);
     for (const panel of panels.filter((p) => p.type !== 'row')) {
       expect(panel.datasource, panel.title).toEqual({ type: 'prometheus', uid: '${datasource}' });
-      for (const target of panel.targets ?? []) expect(target.datasource ?? panel.datasource, `${panel.title} ${target.refId}`).toEqual({ type: 'prometheus', uid: '${datasource}' });
+      for (const target of panel.targets ?? [])
+        expect(target.datasource ?? panel.datasource, `${panel.title} ${target.refId}`).toEqual({
+          type: 'prometheus',
+          uid: '${datasource}',
+        });
     }
   });
 
@@ -104,7 +119,10 @@ describe('surge-dashboard.json', () => {
     const problems = all.flatMap(({ panel, expr }) => {
       const names = metricNames(expr);
       if (names.length === 0) return [`${panel}: no metric found in ${expr}`];
-      return names.map(problemWith).filter((p): p is string => p !== undefined).map((p) => `${panel}: ${p}`);
+      return names
+        .map(problemWith)
+        .filter((p): p is string => p !== undefined)
+        .map((p) => `${panel}: ${p}`);
     });
     expect(problems).toEqual([]);
   });
@@ -123,11 +141,20 @@ describe('surge-dashboard.json', () => {
     expect(problems).toEqual([]);
   });
 
-  it('shows what the issue asks for: depth against replicas, processing rate, latency p50/p95, dead-letters, send rate', () => {
+  it('shows the required panels: depth against replicas, processing rate, latency p50/p95, dead-letters, send rate', () => {
     const text = exprs()
       .map((e) => e.expr)
       .join('\n');
-    for (const name of ['surge_queue_messages_ready', 'surge_queue_messages_in_flight', 'surge_queue_messages_dead_lettered', 'kube_deployment_status_replicas', 'kube_job_status_active', 'surge_worker_messages_processed_total', 'surge_worker_messages_dead_lettered_total', 'surge_producer_messages_sent_total']) {
+    for (const name of [
+      'surge_queue_messages_ready',
+      'surge_queue_messages_in_flight',
+      'surge_queue_messages_dead_lettered',
+      'kube_deployment_status_replicas',
+      'kube_job_status_active',
+      'surge_worker_messages_processed_total',
+      'surge_worker_messages_dead_lettered_total',
+      'surge_producer_messages_sent_total',
+    ]) {
       expect(text, name).toContain(name);
     }
     expect(text).toMatch(/histogram_quantile\(0\.5,\s*sum by \(le\) \(rate\(surge_worker_end_to_end_seconds_bucket/);
@@ -143,7 +170,14 @@ describe('surge-dashboard.json', () => {
   if (!promtool) console.warn('promtool not found (Debian package `prometheus`): the PromQL syntax check of the dashboard cannot run here');
   it.skipIf(!promtool)('every expression is valid PromQL (promtool check rules)', async () => {
     // Recording rules are the one promtool input that parses arbitrary expressions.
-    const rules = { groups: [{ name: 'dashboard', rules: exprs().map(({ expr }, i) => ({ record: `dashboard:expr_${i}`, expr: withoutGrafanaVariables(expr) })) }] };
+    const rules = {
+      groups: [
+        {
+          name: 'dashboard',
+          rules: exprs().map(({ expr }, i) => ({ record: `dashboard:expr_${i}`, expr: withoutGrafanaVariables(expr) })),
+        },
+      ],
+    };
     const file = path.join(temp.dir, 'dashboard-rules.yml');
     await writeFile(file, JSON.stringify(rules, null, 2));
     const result = spawnSync(promtool!, ['check', 'rules', file], { encoding: 'utf8', timeout: 30_000 });

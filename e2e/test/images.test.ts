@@ -40,7 +40,11 @@ import {
 const exec = promisify(execFile);
 
 /** Never in an image: build and test tooling, and workspace packages (they are bundled into main.js). */
-const NEVER = [/^@surge\//, /^(typescript|vitest|esbuild|nx|eslint|@nx\/.*|@eslint\/.*|typescript-eslint|testcontainers|@testcontainers\/.*|azurite|node|npm)$/, /^@fastify\/type-provider-typebox$/];
+const NEVER = [
+  /^@surge\//,
+  /^(typescript|vitest|esbuild|nx|eslint|@nx\/.*|@eslint\/.*|typescript-eslint|testcontainers|@testcontainers\/.*|azurite|node|npm)$/,
+  /^@fastify\/type-provider-typebox$/,
+];
 /** Packages an app has no code path for. */
 const NOT_FOR: Record<ImageApp, RegExp[]> = {
   'worker-job': [/^fastify$/, /^@fastify\//],
@@ -96,11 +100,32 @@ describe.skipIf(missing !== undefined)('images built by buildah and run like the
     // One build after another: the machine has two cores, and buildah's layer cache makes repeats cheap.
     for (const app of IMAGE_APPS) {
       try {
-        await exec('npm', ['run', 'build', '-w', `apps/${app}`, '--', '--outdir', path.join(context, 'apps', app, 'dist')], { cwd: REPO_ROOT, timeout: 120_000 });
-        const image = JSON.parse(await node(['scripts/image.ts', app, '--context', context, '--base', standin, '--tag', `localhost/surge-e2e/${app}:test`, '--layers', '--json'], 600_000)) as Built;
+        await exec('npm', ['run', 'build', '-w', `apps/${app}`, '--', '--outdir', path.join(context, 'apps', app, 'dist')], {
+          cwd: REPO_ROOT,
+          timeout: 120_000,
+        });
+        const image = JSON.parse(
+          await node(
+            [
+              'scripts/image.ts',
+              app,
+              '--context',
+              context,
+              '--base',
+              standin,
+              '--tag',
+              `localhost/surge-e2e/${app}:test`,
+              '--layers',
+              '--json',
+            ],
+            600_000,
+          ),
+        ) as Built;
         built.set(app, image);
         const own = image.layers.filter((l) => l.own);
-        console.log(`images: ${app}: ${image.ref} ${mb(image.size)}; app layers ${own.map((l) => `${mb(l.bytes)} (${mb(l.gzipBytes)} gz) ${l.createdBy.replace(/^COPY (dir|file):[0-9a-f]+ /, 'COPY ')}`).join(' + ')}`);
+        console.log(
+          `images: ${app}: ${image.ref} ${mb(image.size)}; app layers ${own.map((l) => `${mb(l.bytes)} (${mb(l.gzipBytes)} gz) ${l.createdBy.replace(/^COPY (dir|file):[0-9a-f]+ /, 'COPY ')}`).join(' + ')}`,
+        );
       } catch (error) {
         failures.set(app, error as Error);
       }
@@ -151,7 +176,13 @@ describe.skipIf(missing !== undefined)('images built by buildah and run like the
     }
 
     async function start(writable: Record<string, string>, cmd?: string[]): Promise<RunningContainer> {
-      const running = await runContainer({ rootfs, config: cmd ? { ...config, Cmd: cmd } : config, env: pod.env, writable, hostname: pod.podName });
+      const running = await runContainer({
+        rootfs,
+        config: cmd ? { ...config, Cmd: cmd } : config,
+        env: pod.env,
+        writable,
+        hostname: pod.podName,
+      });
       cleanups.push(async () => running.kill('SIGKILL'));
       return running;
     }
@@ -181,7 +212,9 @@ describe.skipIf(missing !== undefined)('images built by buildah and run like the
       const mounts = running.mounts();
       expect(mounts.get('/'), 'root filesystem').toContain('ro');
       for (const inside of pod.writablePaths) expect(mounts.get(inside), inside).toContain('rw');
-      const writableMounts = [...mounts].filter(([point, options]) => options.includes('rw') && !['/proc', '/dev'].includes(point) && !point.startsWith('/dev/'));
+      const writableMounts = [...mounts].filter(
+        ([point, options]) => options.includes('rw') && !['/proc', '/dev'].includes(point) && !point.startsWith('/dev/'),
+      );
       expect(writableMounts.map(([point]) => point).sort()).toEqual([...pod.writablePaths].sort());
     }
 
@@ -199,7 +232,8 @@ describe.skipIf(missing !== undefined)('images built by buildah and run like the
     it('holds the bundle and exactly its production dependencies, owned by root, and they load', async () => {
       image();
       const app_ = path.join(rootfs, 'app');
-      const declared = (JSON.parse(readFileSync(path.join(app_, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {};
+      const declared =
+        (JSON.parse(readFileSync(path.join(app_, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {};
       const installed = installedPackages(path.join(app_, 'node_modules'));
       console.log(`images: ${app}: node_modules holds ${installed.size} packages; declared: ${Object.keys(declared).join(' ')}`);
       for (const [name, version] of Object.entries(declared)) expect(installed.get(name), name).toBe(version);
@@ -231,7 +265,12 @@ describe.skipIf(missing !== undefined)('images built by buildah and run like the
         expect(existsSync(result), `${result}; logs: ${running.stdout().slice(-600)}`).toBe(true);
         expect(JSON.parse(readFileSync(result, 'utf8'))).toMatchObject({ messageId: messages[0]!.id, loadId: 'image-e2e' });
         expect(running.stdout()).toContain('worker-job finished');
-        await withQueue(queueDir, pod.env['QUEUE_NAME']!, async (queue) => expect(await queue.depth()).toEqual({ ready: 0, inFlight: 0, deadLettered: 0 }), pod);
+        await withQueue(
+          queueDir,
+          pod.env['QUEUE_NAME']!,
+          async (queue) => expect(await queue.depth()).toEqual({ ready: 0, inFlight: 0, deadLettered: 0 }),
+          pod,
+        );
       });
 
       it('runs alone as PID 1 and, on SIGTERM mid-work, hands the message back and exits 0 within its grace period', async () => {
@@ -267,7 +306,8 @@ describe.skipIf(missing !== undefined)('images built by buildah and run like the
         for (;;) {
           last = await running.get(url).catch((error: unknown) => (error as Error).message);
           if ((last as { status?: number }).status === 200) break;
-          if (Date.now() > deadline) throw new Error(`${url} did not answer 200 (last: ${JSON.stringify(last)}); stderr: ${running.stderr().slice(-600)}`);
+          if (Date.now() > deadline)
+            throw new Error(`${url} did not answer 200 (last: ${JSON.stringify(last)}); stderr: ${running.stderr().slice(-600)}`);
           await sleep(200);
         }
         expectOnlyTheApp(running);
@@ -288,19 +328,33 @@ describe.skipIf(missing !== undefined)('images built by buildah and run like the
       const sum = (key: 'bytes' | 'gzipBytes') => own.reduce((s, l) => s + l[key], 0);
       return `| ${app} | ${mb(image.size)} | ${mb(image.layers.filter((l) => !l.own).reduce((s, l) => s + l.gzipBytes, 0))} | ${mb(sum('bytes'))} | ${mb(sum('gzipBytes'))} |`;
     });
-    console.log(['images: | app | image | base (gz) | app layers | app layers (gz) |', 'images: | --- | --- | --- | --- | --- |', ...rows.map((r) => `images: ${r}`)].join('\n'));
+    console.log(
+      [
+        'images: | app | image | base (gz) | app layers | app layers (gz) |',
+        'images: | --- | --- | --- | --- | --- |',
+        ...rows.map((r) => `images: ${r}`),
+      ].join('\n'),
+    );
     expect(rows).toHaveLength(IMAGE_APPS.length);
   });
 });
 
 /** The embedded queue in a pod's emptyDir, opened from the host; its files stay the pod user's. */
 async function withQueue<T>(dir: string, queueName: string, use: (queue: QueueClient) => Promise<T>, pod: PodRun): Promise<T> {
-  const queue = await createQueueClient({ kind: 'embedded', queue: queueName, dir, leaseMs: 30_000, maxDeliveries: 5, maxProcessingMs: 60_000 });
+  const queue = await createQueueClient({
+    kind: 'embedded',
+    queue: queueName,
+    dir,
+    leaseMs: 30_000,
+    maxDeliveries: 5,
+    maxProcessingMs: 60_000,
+  });
   try {
     return await use(queue);
   } finally {
     await queue.close();
-    for (const file of [dir, ...readdirSync(dir).map((name) => path.join(dir, name))]) chownSync(file, pod.runAsUser ?? 0, pod.runAsGroup ?? 0);
+    for (const file of [dir, ...readdirSync(dir).map((name) => path.join(dir, name))])
+      chownSync(file, pod.runAsUser ?? 0, pod.runAsGroup ?? 0);
   }
 }
 

@@ -36,7 +36,14 @@ const APP_LABELS: Record<HttpApp, string[]> = { producer: ['app'], 'worker-deplo
 
 const temp = tempDir('surge-e2e-catalogue-');
 const queueName = uniqueQueueName('catalogue');
-const queueConfig: QueueConfig = { kind: 'embedded', queue: queueName, dir: path.join(temp.dir, 'queue'), leaseMs: 30_000, maxDeliveries: 5, maxProcessingMs: 60_000 };
+const queueConfig: QueueConfig = {
+  kind: 'embedded',
+  queue: queueName,
+  dir: path.join(temp.dir, 'queue'),
+  leaseMs: 30_000,
+  maxDeliveries: 5,
+  maxProcessingMs: 60_000,
+};
 const queueEnv = { QUEUE_KIND: 'embedded', QUEUE_NAME: queueName, EMBEDDED_QUEUE_DIR: queueConfig.dir };
 
 let rows: CatalogueRow[] = [];
@@ -53,8 +60,20 @@ beforeAll(async () => {
   nginx = await startNginx();
   const started = await Promise.allSettled([
     startApp({ app: 'producer', env: { ...queueEnv, PRODUCER_AUTH_DISABLED: 'true' } }),
-    startApp({ app: 'worker-deployment', env: { ...queueEnv, RESULTS_KIND: 'local', RESULTS_DIR: path.join(temp.dir, 'results'), WORKER_INSTANCE: 'e2e-catalogue', CONCURRENCY: '4' } }),
-    startApp({ app: 'exporter', env: { ...queueEnv, NGINX_STATUS_URL: nginx.statusUrl, EXPORTER_CONST_LABELS: 'cluster=e2e', DEPTH_CACHE_MS: '0' } }),
+    startApp({
+      app: 'worker-deployment',
+      env: {
+        ...queueEnv,
+        RESULTS_KIND: 'local',
+        RESULTS_DIR: path.join(temp.dir, 'results'),
+        WORKER_INSTANCE: 'e2e-catalogue',
+        CONCURRENCY: '4',
+      },
+    }),
+    startApp({
+      app: 'exporter',
+      env: { ...queueEnv, NGINX_STATUS_URL: nginx.statusUrl, EXPORTER_CONST_LABELS: 'cluster=e2e', DEPTH_CACHE_MS: '0' },
+    }),
   ]);
   for (const result of started) if (result.status === 'fulfilled') apps.set(result.value.app as HttpApp, result.value);
   const failed = started.find((r) => r.status === 'rejected');
@@ -62,7 +81,11 @@ beforeAll(async () => {
 
   // A load through the producer, and one message no schema accepts (for the dead-letter series).
   const producer = apps.get('producer')!.url!;
-  const posted = await fetch(`${producer}/load`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ count: LOAD_SIZE, work: { durationMs: 0 } }) });
+  const posted = await fetch(`${producer}/load`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ count: LOAD_SIZE, work: { durationMs: 0 } }),
+  });
   expect(posted.status, await posted.clone().text()).toBe(202);
   const { loadId } = (await posted.json()) as { loadId: string };
   const queue = await createQueueClient(queueConfig);
@@ -71,10 +94,16 @@ beforeAll(async () => {
   } finally {
     await queue.close();
   }
-  await waitUntil(async () => ((await (await fetch(`${producer}/load/${loadId}`)).json()) as { state: string }).state === 'completed', 'the load to be sent');
+  await waitUntil(
+    async () => ((await (await fetch(`${producer}/load/${loadId}`)).json()) as { state: string }).state === 'completed',
+    'the load to be sent',
+  );
   await waitUntil(async () => {
     const worker = await metricsOf('worker-deployment');
-    return (sampleValue(worker, 'surge_worker_messages_processed_total', { result: 'written' }) ?? 0) >= LOAD_SIZE && (sampleValue(worker, 'surge_worker_messages_dead_lettered_total', { reason: 'InvalidMessage' }) ?? 0) >= 1;
+    return (
+      (sampleValue(worker, 'surge_worker_messages_processed_total', { result: 'written' }) ?? 0) >= LOAD_SIZE &&
+      (sampleValue(worker, 'surge_worker_messages_dead_lettered_total', { reason: 'InvalidMessage' }) ?? 0) >= 1
+    );
   }, `worker-deployment to process ${LOAD_SIZE} messages and dead-letter one`);
   for (const app of HTTP_APPS) served.set(app, await metricsOf(app));
 }, 120_000);
@@ -114,13 +143,19 @@ describe.each(HTTP_APPS)('%s /metrics against docs/metrics.md', (app) => {
     expect(missing).toEqual([]);
     // Groups (prom-client's defaults) are served when listed: at least one family per pattern.
     for (const row of rowsServedBy(app).filter((r) => r.type === 'group')) {
-      for (const pattern of row.patterns) expect([...families.keys()].some((name) => patternCovers(pattern, name)), `${pattern} on ${app}`).toBe(true);
+      for (const pattern of row.patterns)
+        expect(
+          [...families.keys()].some((name) => patternCovers(pattern, name)),
+          `${pattern} on ${app}`,
+        ).toBe(true);
     }
   });
 
   it('serves nothing outside the catalogue: every other family belongs to a documented group', () => {
     const groups = rowsServedBy(app).flatMap((row) => row.patterns);
-    const stray = [...served.get(app)!.keys()].filter((name) => !OURS.test(name) && !groups.some((pattern) => patternCovers(pattern, name)));
+    const stray = [...served.get(app)!.keys()].filter(
+      (name) => !OURS.test(name) && !groups.some((pattern) => patternCovers(pattern, name)),
+    );
     expect(stray).toEqual([]);
   });
 });
@@ -158,7 +193,13 @@ describe('worker-job (no HTTP)', () => {
     const job = await startApp({
       app: 'worker-job',
       http: false,
-      env: { QUEUE_KIND: 'embedded', QUEUE_NAME: uniqueQueueName('catalogue-job'), EMBEDDED_QUEUE_DIR: queueConfig.dir, RESULTS_DIR: path.join(temp.dir, 'job-results'), RECEIVE_WAIT_MS: '500' },
+      env: {
+        QUEUE_KIND: 'embedded',
+        QUEUE_NAME: uniqueQueueName('catalogue-job'),
+        EMBEDDED_QUEUE_DIR: queueConfig.dir,
+        RESULTS_DIR: path.join(temp.dir, 'job-results'),
+        RECEIVE_WAIT_MS: '500',
+      },
     });
     const timer = setTimeout(() => job.process.kill('SIGKILL'), 30_000);
     try {
@@ -190,7 +231,10 @@ async function sourceMetricNames(dir: string): Promise<string[]> {
 
 describe('source', () => {
   it('every surge_/nginx_ metric name written in an app or lib is in the catalogue', async () => {
-    const dirs = [...(await readdir(path.join(REPO_ROOT, 'apps'))).map((a) => path.join(REPO_ROOT, 'apps', a, 'src')), ...(await readdir(path.join(REPO_ROOT, 'libs'))).map((l) => path.join(REPO_ROOT, 'libs', l, 'src'))];
+    const dirs = [
+      ...(await readdir(path.join(REPO_ROOT, 'apps'))).map((a) => path.join(REPO_ROOT, 'apps', a, 'src')),
+      ...(await readdir(path.join(REPO_ROOT, 'libs'))).map((l) => path.join(REPO_ROOT, 'libs', l, 'src')),
+    ];
     const found = new Set<string>();
     for (const dir of dirs) for (const name of await sourceMetricNames(dir)) found.add(name);
     const catalogued = new Set(rows.flatMap((row) => row.names));

@@ -45,7 +45,10 @@ async function startOtlpReceiver(): Promise<{ url: string; spans: ReceivedSpan[]
     req.on('end', () => {
       if (req.url === '/v1/traces' && String(req.headers['content-type']).includes('json')) {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-          resourceSpans: { resource: { attributes: { key: string; value: Record<string, unknown> }[] }; scopeSpans: { spans: Record<string, unknown>[] }[] }[];
+          resourceSpans: {
+            resource: { attributes: { key: string; value: Record<string, unknown> }[] };
+            scopeSpans: { spans: Record<string, unknown>[] }[];
+          }[];
         };
         for (const rs of body.resourceSpans ?? []) {
           const service = String(attributeValue(rs.resource.attributes.find((a) => a.key === 'service.name')?.value ?? {}));
@@ -58,7 +61,12 @@ async function startOtlpReceiver(): Promise<{ url: string; spans: ReceivedSpan[]
                 spanId: hexId(s['spanId'] as string),
                 parentSpanId: hexId(s['parentSpanId'] as string | undefined),
                 links: ((s['links'] as { spanId: string }[] | undefined) ?? []).map((l) => hexId(l.spanId)),
-                attributes: Object.fromEntries(((s['attributes'] as { key: string; value: Record<string, unknown> }[]) ?? []).map((a) => [a.key, attributeValue(a.value)])),
+                attributes: Object.fromEntries(
+                  ((s['attributes'] as { key: string; value: Record<string, unknown> }[]) ?? []).map((a) => [
+                    a.key,
+                    attributeValue(a.value),
+                  ]),
+                ),
               });
             }
           }
@@ -80,7 +88,11 @@ async function startOtlpReceiver(): Promise<{ url: string; spans: ReceivedSpan[]
 
 const children: ChildProcess[] = [];
 function start(app: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['src/main.ts'], { cwd: appDir(app), env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['src/main.ts'], {
+    cwd: appDir(app),
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stderr?.on('data', (c: Buffer) => process.stderr.write(`[${app}] ${c.toString()}`));
   children.push(child);
   return child;
@@ -126,10 +138,21 @@ describe('tracing across processes', () => {
       OTEL_BSP_SCHEDULE_DELAY: '200',
     });
     const base = `http://127.0.0.1:${port}`;
-    await waitFor('producer ready', () => fetch(`${base}/readyz`).then((r) => (r.ok ? true : undefined), () => undefined));
-    const response = await fetch(`${base}/load`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ count: 1 }) });
+    await waitFor('producer ready', () =>
+      fetch(`${base}/readyz`).then(
+        (r) => (r.ok ? true : undefined),
+        () => undefined,
+      ),
+    );
+    const response = await fetch(`${base}/load`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ count: 1 }),
+    });
     expect(response.status).toBe(202);
-    const create = await waitFor('the producer create span', () => receiver.spans.find((s) => s.service === 'producer' && s.name === `create ${queue}`));
+    const create = await waitFor('the producer create span', () =>
+      receiver.spans.find((s) => s.service === 'producer' && s.name === `create ${queue}`),
+    );
     return create.spanId;
   }
 
@@ -159,7 +182,11 @@ describe('tracing across processes', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_BSP_SCHEDULE_DELAY: '200',
     });
-    await waitFor('the worker-deployment process span', () => receiver.spans.find((s) => s.service === 'worker-deployment' && s.name === `process ${queue}`), 60_000);
+    await waitFor(
+      'the worker-deployment process span',
+      () => receiver.spans.find((s) => s.service === 'worker-deployment' && s.name === `process ${queue}`),
+      60_000,
+    );
     expectConnected(queue, createSpanId, 'worker-deployment');
   }, 120_000);
 
@@ -194,7 +221,13 @@ registerHooks({ resolve(specifier, context, next) { if (!specifier.startsWith('.
 process.on('exit', () => writeFileSync(${JSON.stringify(record)}, JSON.stringify([...seen])));
 `,
     );
-    const env: NodeJS.ProcessEnv = { ...process.env, QUEUE_NAME: 'trace-off', EMBEDDED_QUEUE_DIR: path.join(dir, 'queue'), RESULTS_DIR: path.join(dir, 'results'), RECEIVE_WAIT_MS: '200' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      QUEUE_NAME: 'trace-off',
+      EMBEDDED_QUEUE_DIR: path.join(dir, 'queue'),
+      RESULTS_DIR: path.join(dir, 'results'),
+      RECEIVE_WAIT_MS: '200',
+    };
     delete env['OTEL_EXPORTER_OTLP_ENDPOINT'];
     const job = spawn(process.execPath, ['--import', recorder, 'src/main.ts'], { cwd: appDir('worker-job'), env, stdio: 'ignore' });
     expect(await exited(job)).toBe(0);

@@ -93,7 +93,10 @@ function transitionLogger(logger: Logger, what: string, key: string) {
 export async function buildApp(options: ExporterAppOptions): Promise<ExporterApp> {
   const { config, logger } = options;
   const registry = new Registry();
-  const processText = options.processMetrics === false ? undefined : processMetricsText(config.constLabels, options.processMetricsTtlMs ?? 1_000, options.now);
+  const processText =
+    options.processMetrics === false
+      ? undefined
+      : processMetricsText(config.constLabels, options.processMetricsTtlMs ?? 1_000, options.now);
 
   const nginx =
     config.nginxStatusUrls.length === 0

@@ -19,7 +19,9 @@ export function metricsApiAuth(secrets: { token: string | undefined; apiKey: str
   if (secrets.token === undefined && secrets.apiKey === undefined) return () => true;
   const token = secrets.token === undefined ? undefined : digest(secrets.token);
   const apiKey = secrets.apiKey === undefined ? undefined : digest(secrets.apiKey);
-  const challenge = [token ? 'Bearer realm="surge-exporter"' : undefined, apiKey ? 'ApiKey header="X-API-Key"' : undefined].filter(Boolean).join(', ');
+  const challenge = [token ? 'Bearer realm="surge-exporter"' : undefined, apiKey ? 'ApiKey header="X-API-Key"' : undefined]
+    .filter(Boolean)
+    .join(', ');
   return (request, reply) => {
     const bearer = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')?.[1];
     const key = request.headers['x-api-key'];

@@ -55,6 +55,9 @@ describe('exporter config', () => {
     [{ NGINX_STATUS_URL: 'localhost:8080/stub_status' }, 'NGINX_STATUS_URL'],
     [{ NGINX_STATUS_URL: 'ftp://127.0.0.1/status' }, 'NGINX_STATUS_URL'],
     [{ NGINX_STATUS_URL: 'http://a/s,http://a/s' }, 'NGINX_STATUS_URL'],
+    [{ NGINX_STATUS_URL: 'http://u:p@a/s,http://a/s' }, 'NGINX_STATUS_URL'],
+    [{ NGINX_STATUS_URL: 'http://u:p@a/s,http://v:q@a/s' }, 'NGINX_STATUS_URL'],
+    [{ NGINX_STATUS_URL: 'http://a:80/s,HTTP://A/s' }, 'NGINX_STATUS_URL'],
     [{ EXPORTER_CONST_LABELS: 'no-equals' }, 'EXPORTER_CONST_LABELS'],
     [{ EXPORTER_CONST_LABELS: '1bad=x' }, 'EXPORTER_CONST_LABELS'],
     [{ EXPORTER_CONST_LABELS: 'queue=x' }, 'EXPORTER_CONST_LABELS'],
@@ -74,6 +77,7 @@ describe('exporter config', () => {
 
   it('never echoes a secret in its error', () => {
     expect(configError({ METRICS_API_TOKEN: 'abc123' }).message).not.toContain('abc123');
+    expect(configError({ NGINX_STATUS_URL: 'http://u:s3cretpw@a/s,http://a/s' }).message).not.toContain('s3cretpw');
   });
 
   it('parses an empty label list', () => {

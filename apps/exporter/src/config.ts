@@ -5,9 +5,8 @@
  */
 import { ConfigError, loadConfigOrExit, readEnum, readInteger, readOptionalString, readString, type Env } from '@surge/core';
 import { queueConfigFromEnv, readQueueName, type QueueConfig } from '@surge/queue-adapters';
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import { stubStatusLabel } from '@surge/nginx-metrics';
+import { LOG_LEVELS, type LogLevel } from '@surge/telemetry';
 
 /** Short secrets are guessable; a UUID or `openssl rand -hex 32` is the expected kind of value. */
 export const MIN_SECRET_LENGTH = 16;
@@ -51,23 +50,45 @@ function readStatusUrls(env: Env): string[] {
     try {
       url = new URL(text);
     } catch {
-      throw new ConfigError('NGINX_STATUS_URL', 'comma-separated http(s) URLs of stub_status pages, like http://127.0.0.1:8080/stub_status', 'a value that is not a URL');
+      throw new ConfigError(
+        'NGINX_STATUS_URL',
+        'comma-separated http(s) URLs of stub_status pages, like http://127.0.0.1:8080/stub_status',
+        'a value that is not a URL',
+      );
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('NGINX_STATUS_URL', 'comma-separated http(s) URLs of stub_status pages', `protocol ${url.protocol}`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new ConfigError('NGINX_STATUS_URL', 'comma-separated http(s) URLs of stub_status pages', `protocol ${url.protocol}`);
   }
-  if (new Set(urls).size !== urls.length) throw new ConfigError('NGINX_STATUS_URL', 'each URL once');
+  // Compared without credentials and after URL parsing: two entries for one page would get the same
+  // `addr` label (credentials are never put in a label), so one nginx_up series would stand for both.
+  const seen = new Set<string>();
+  for (const text of urls) {
+    const label = stubStatusLabel(text);
+    if (seen.has(label))
+      throw new ConfigError('NGINX_STATUS_URL', 'each stub_status URL once (compared without user:pass@)', `${label} more than once`);
+    seen.add(label);
+  }
   return urls;
 }
 
 export function parseConstLabels(text: string | undefined): Record<string, string> {
   const labels: Record<string, string> = {};
   const expected = 'comma-separated name=value pairs, names like [a-zA-Z_][a-zA-Z0-9_]* (e.g. cluster=eks,team=web)';
-  for (const pair of (text ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+  for (const pair of (text ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
     const eq = pair.indexOf('=');
     const name = eq < 0 ? pair : pair.slice(0, eq).trim();
     const value = eq < 0 ? '' : pair.slice(eq + 1).trim();
-    if (eq < 0 || !LABEL_NAME.test(name) || name.startsWith('__')) throw new ConfigError('EXPORTER_CONST_LABELS', expected, JSON.stringify(pair));
-    if (RESERVED_LABELS.includes(name)) throw new ConfigError('EXPORTER_CONST_LABELS', `a label name other than ${RESERVED_LABELS.join(', ')} (the exporter sets those)`, JSON.stringify(name));
+    if (eq < 0 || !LABEL_NAME.test(name) || name.startsWith('__'))
+      throw new ConfigError('EXPORTER_CONST_LABELS', expected, JSON.stringify(pair));
+    if (RESERVED_LABELS.includes(name))
+      throw new ConfigError(
+        'EXPORTER_CONST_LABELS',
+        `a label name other than ${RESERVED_LABELS.join(', ')} (the exporter sets those)`,
+        JSON.stringify(name),
+      );
     if (name in labels) throw new ConfigError('EXPORTER_CONST_LABELS', 'each label name once', JSON.stringify(name));
     labels[name] = value;
   }
@@ -76,7 +97,8 @@ export function parseConstLabels(text: string | undefined): Record<string, strin
 
 function readSecret(env: Env, name: string): string | undefined {
   const value = readOptionalString(env, name);
-  if (value !== undefined && value.length < MIN_SECRET_LENGTH) throw new ConfigError(name, `at least ${MIN_SECRET_LENGTH} characters`, `${value.length} characters`);
+  if (value !== undefined && value.length < MIN_SECRET_LENGTH)
+    throw new ConfigError(name, `at least ${MIN_SECRET_LENGTH} characters`, `${value.length} characters`);
   return value;
 }
 

@@ -16,7 +16,8 @@ const queueLogger = logger.child({ component: 'queue' });
 const exporter = await buildApp({
   config,
   logger,
-  openClient: (queue) => createQueueClient({ ...config.queue, queue }, { logger: queueLogger }),
+  // `observe`: reading depth declares nothing, so QUEUE_MAX_DELIVERIES (the workers' setting) does not matter here.
+  openClient: (queue) => createQueueClient({ ...config.queue, queue }, { logger: queueLogger, usage: 'observe' }),
 });
 
 handleShutdownSignals({
@@ -31,8 +32,11 @@ handleShutdownSignals({
 try {
   await exporter.http.listen({ host: config.host, port: config.port });
 } catch (error) {
-  logger.fatal({ err: error, host: config.host, port: config.port }, 'cannot listen');
-  process.exit(1);
+  // A port that cannot be had is configuration, like in every app: one line on stderr, exit 2.
+  const reason = `cannot listen on ${config.host}:${config.port} (PORT): ${error instanceof Error ? error.message : String(error)}`;
+  logger.error({ exitCode: 2, reason }, 'exporter cannot start');
+  process.stderr.write(`exporter: exit 2: ${reason}\n`);
+  process.exit(2);
 }
 logger.info(
   {

@@ -58,7 +58,9 @@ describe('/metrics with a real nginx', () => {
   });
 
   it('labels several targets by addr, with constant labels, each with its own nginx_up', async () => {
-    const app = await startApp({ config: { nginxStatusUrls: [nginx.statusUrl, nginx.malformedStatusUrl], constLabels: { cluster: 'eks' } } });
+    const app = await startApp({
+      config: { nginxStatusUrls: [nginx.statusUrl, nginx.malformedStatusUrl], constLabels: { cluster: 'eks' } },
+    });
     try {
       const text = await (await get(`${app.url}/metrics`)).text();
       expect(sample(text, `nginx_up{cluster="eks",addr="${nginx.statusUrl}"}`)).toBe(1);
@@ -105,7 +107,10 @@ describe('metrics API', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'surge-exporter-'));
     const config = { kind: 'embedded' as const, dir, leaseMs: 30_000, maxDeliveries: 5, maxProcessingMs: 60_000 };
     const producer = await createQueueClient({ ...config, queue: 'orders' });
-    const app = await startApp({ openClient: (queue) => createQueueClient({ ...config, queue }), config: { queues: ['orders', 'other'], depthCacheMs: 0 } });
+    const app = await startApp({
+      openClient: (queue) => createQueueClient({ ...config, queue }),
+      config: { queues: ['orders', 'other'], depthCacheMs: 0 },
+    });
     try {
       await producer.send(Array.from({ length: 6 }, (_, i) => ({ id: `m-${i}`, body: Buffer.from('{}') })));
       const [a, b] = await producer.receive(2, 1_000);
@@ -162,8 +167,28 @@ describe('metrics API', () => {
     }
   });
 
+  it.each([
+    ['ready -5', { ready: -5, inFlight: 0, deadLettered: 0 }],
+    ['inFlight 1e308', { ready: 0, inFlight: 1e308, deadLettered: 0 }],
+  ])('503 depth_invalid when the backend reports %s: KEDA never gets a number that is no count', async (_what, depth) => {
+    const app = await startApp({ openClient: async () => scriptedQueue('work', depth).client, config: { depthCacheMs: 0 } });
+    try {
+      const response = await get(`${app.url}/api/v1/queues/work`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({ error: 'depth_invalid', queue: 'work', code: 'QUEUE_DEPTH_INVALID', retryable: true });
+      const metrics = await (await get(`${app.url}/metrics`)).text();
+      expect(sample(metrics, 'surge_queue_up{queue="work"}')).toBe(0);
+      expect(metrics).not.toMatch(/^surge_queue_messages_\w+\{/m);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('503 when the broker is unreachable from the start (the client cannot even open)', async () => {
-    const app = await startApp({ openClient: async () => Promise.reject(brokerDown()), config: { nginxStatusUrls: ['http://127.0.0.1:1/stub_status'] } });
+    const app = await startApp({
+      openClient: async () => Promise.reject(brokerDown()),
+      config: { nginxStatusUrls: ['http://127.0.0.1:1/stub_status'] },
+    });
     try {
       expect((await get(`${app.url}/livez`)).status).toBe(200);
       expect((await get(`${app.url}/readyz`)).status).toBe(200);

@@ -50,7 +50,9 @@ export const baseConfig: ExporterAppConfig = {
   metricsApiKey: undefined,
 };
 
-export async function startApp(options: Omit<Partial<ExporterAppOptions>, 'config'> & { config?: Partial<ExporterAppConfig> }): Promise<ExporterApp & { url: string }> {
+export async function startApp(
+  options: Omit<Partial<ExporterAppOptions>, 'config'> & { config?: Partial<ExporterAppConfig> },
+): Promise<ExporterApp & { url: string }> {
   const app = await buildApp({
     logger: options.logger ?? memoryLogger().logger,
     openClient: options.openClient ?? (async (queue) => scriptedQueue(queue).client),

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '@surge/core';
 import { createQueueClient, type QueueClient, type RabbitMqQueueConfig } from '@surge/queue-adapters';
 import { startRabbitMq, type RabbitMqInstance } from '@surge/testing';
-import { sample, startApp } from './helpers.ts';
+import { createServer } from 'node:http';
+import { sample, spawnExporter, startApp } from './helpers.ts';
 
 const token = 'keda-token-0123456789';
 
@@ -29,7 +30,14 @@ describe('metrics API on RabbitMQ', () => {
 
   beforeAll(async () => {
     broker = await startRabbitMq({ env: {} });
-    config = { kind: 'rabbitmq', url: broker.url, managementUrl: broker.managementUrl, prefetch: undefined, maxDeliveries: 5, maxProcessingMs: 60_000 };
+    config = {
+      kind: 'rabbitmq',
+      url: broker.url,
+      managementUrl: broker.managementUrl,
+      prefetch: undefined,
+      maxDeliveries: 5,
+      maxProcessingMs: 60_000,
+    };
   });
   afterAll(async () => {
     await broker?.stop();
@@ -46,12 +54,17 @@ describe('metrics API on RabbitMQ', () => {
       return { status: response.status, body: (await response.json()) as Record<string, unknown> };
     };
     try {
-      await producer.send(Array.from({ length: 6 }, (_, i) => ({ id: `00000000-0000-4000-8000-00000000000${i}`, body: Buffer.from('{}') })));
+      await producer.send(
+        Array.from({ length: 6 }, (_, i) => ({ id: `00000000-0000-4000-8000-00000000000${i}`, body: Buffer.from('{}') })),
+      );
       const held = await producer.receive(2, 5_000);
       expect(held).toHaveLength(2);
       await held[0]!.deadLetter('test', 'dead-lettered by the exporter test');
 
-      const answer = await eventually(api, (a) => a.status === 200 && a.body.ready === 4 && a.body.inFlight === 1 && a.body.deadLettered === 1);
+      const answer = await eventually(
+        api,
+        (a) => a.status === 200 && a.body.ready === 4 && a.body.inFlight === 1 && a.body.deadLettered === 1,
+      );
       expect(answer.body).toEqual({ queue, ready: 4, inFlight: 1, deadLettered: 1, total: 5, observedAt: expect.any(String) });
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
       expect(sample(metrics, `surge_queue_up{queue="${queue}"}`)).toBe(1);
@@ -88,6 +101,42 @@ describe('metrics API on RabbitMQ', () => {
     } finally {
       await app.close();
       await producer.close().catch(() => {});
+    }
+  });
+  it('the real process reads depth whatever its QUEUE_MAX_DELIVERIES, and serves a misreported count as 503 depth_invalid', async () => {
+    const workQueue = `exporter-limit-${process.pid}`;
+    // The workers declared the queue with 3 deliveries; the exporter runs with the default 5.
+    const worker: QueueClient = await createQueueClient({ ...config, queue: workQueue, maxDeliveries: 3 }, { usage: 'consume' });
+    // The real broker never reports a negative count: a loopback server stands in for its management API.
+    const standIn = createServer((_request, response) =>
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"messages_ready":-5,"messages_unacknowledged":0}'),
+    );
+    await new Promise<void>((resolve) => standIn.listen(0, '127.0.0.1', resolve));
+    const env = { QUEUE_KIND: 'rabbitmq', RABBITMQ_URL: broker.url, EXPORTER_QUEUES: workQueue, DEPTH_CACHE_MS: '0' };
+    const exporter = await spawnExporter({ ...env, RABBITMQ_MANAGEMENT_URL: broker.managementUrl! });
+    const misreported = await spawnExporter({
+      ...env,
+      RABBITMQ_MANAGEMENT_URL: `http://u:p@127.0.0.1:${(standIn.address() as { port: number }).port}`,
+    });
+    try {
+      await worker.send([{ id: '00000000-0000-4000-8000-00000000000a', body: Buffer.from('{}') }]);
+      const api = async (url: string) => {
+        const response = await fetch(`${url}/api/v1/queues/${workQueue}`);
+        return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+      };
+      const answer = await eventually(
+        () => api(exporter.url),
+        (a) => a.status === 200 && a.body.ready === 1,
+      );
+      expect(answer.body).toMatchObject({ queue: workQueue, ready: 1, total: 1 });
+      const bad = await api(misreported.url);
+      expect(bad).toMatchObject({ status: 503, body: { error: 'depth_invalid', code: 'QUEUE_DEPTH_INVALID' } });
+    } finally {
+      await exporter.terminate();
+      await misreported.terminate();
+      await worker.close();
+      standIn.closeAllConnections();
+      await new Promise((resolve) => standIn.close(resolve));
     }
   });
 });

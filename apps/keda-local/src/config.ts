@@ -8,11 +8,10 @@ import path from 'node:path';
 import { ConfigError, readEnum, readInteger, readOptionalString, type Env } from '@surge/core';
 import { QUEUE_KINDS, queueConfigFromEnv, type QueueConfig, type QueueKind } from '@surge/queue-adapters';
 import { resultsConfigFromEnv, type ResultsConfig } from '@surge/results';
+import { LOG_LEVELS, type LogLevel } from '@surge/telemetry';
 
 export const MODES = ['job', 'deployment', 'both'] as const;
 export type Mode = (typeof MODES)[number];
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The repository root, found from this file (apps/keda-local/src/config.ts). */
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -50,7 +49,7 @@ export interface DemoConfig {
   /** Random SIGKILL of a running worker every N ms (chaos); 0: off. */
   chaosKillEveryMs: number;
   timeoutSeconds: number;
-  /** Worker log level: `info` keeps the duplicate lines the accounting counts. */
+  /** Worker log level: `info` keeps the lines worth reading in the pod logs (duplicates are counted from the outcome files). */
   workerLogLevel: LogLevel;
   logLevel: LogLevel;
   /** Live progress: `auto` = a redrawn line on a TTY, plain lines otherwise. */
@@ -179,7 +178,10 @@ function readTime(value: string | undefined, name: string, now: number): number 
 }
 
 export function timestampFolder(now: Date): string {
-  return now.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
+  return now
+    .toISOString()
+    .replace(/[:]/g, '-')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 const DEMO_FLAGS = [
@@ -220,9 +222,15 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
       const files = (lists.get('compare') ?? []).map((f) => path.resolve(baseDir, f));
       if (files.length < 2) throw new ConfigError('--compare', 'two or more report.json files (or run folders) after it');
       const labels = lists.get('label') ?? [];
-      if (labels.length > 0 && labels.length !== files.length) throw new ConfigError('--label', `one --label per compared run (${files.length}), in the same order`, `${labels.length}`);
+      if (labels.length > 0 && labels.length !== files.length)
+        throw new ConfigError('--label', `one --label per compared run (${files.length}), in the same order`, `${labels.length}`);
       if (labels.some((l) => l.trim() === '')) throw new ConfigError('--label', 'a non-empty label');
-      return { command: 'report-compare', files, labels, out: path.resolve(baseDir, flags.get('out') ?? path.join('.surge', 'reports', `compare-${timestampFolder(now)}`)) };
+      return {
+        command: 'report-compare',
+        files,
+        labels,
+        out: path.resolve(baseDir, flags.get('out') ?? path.join('.surge', 'reports', `compare-${timestampFolder(now)}`)),
+      };
     }
     if (lists.has('label')) throw new ConfigError('--label', 'to be given with --compare');
     if (flags.has('from')) {
@@ -230,7 +238,8 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
       const from = path.resolve(baseDir, flags.get('from') as string);
       return { command: 'report', from, out: path.resolve(baseDir, flags.get('out') ?? from) };
     }
-    if (!flags.has('prometheus')) throw new ConfigError('report', 'one of --from <run dir>, --prometheus <url> or --compare <report.json>…');
+    if (!flags.has('prometheus'))
+      throw new ConfigError('report', 'one of --from <run dir>, --prometheus <url> or --compare <report.json>…');
     checkKnown(flags, ['prometheus', 'start', 'end', 'step', 'namespace', 'queue', 'deployment', 'scaled-job', 'out']);
     let url: URL;
     try {
@@ -238,7 +247,8 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     } catch {
       throw new ConfigError('--prometheus', 'an http(s) URL of the Prometheus server');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('--prometheus', 'an http(s) URL of the Prometheus server');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new ConfigError('--prometheus', 'an http(s) URL of the Prometheus server');
     const nowMs = now.getTime();
     const start = readTime(flags.get('start'), '--start', nowMs);
     const end = readTime(flags.get('end') ?? 'now', '--end', nowMs);
@@ -246,17 +256,19 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     const namespace = flags.get('namespace');
     const queue = flags.get('queue');
     if (!namespace) throw new ConfigError('--namespace', 'the namespace of the workers (kube-state-metrics label)');
-    if (!queue) throw new ConfigError('--queue', 'the queue name (the exporter\'s queue label)');
+    if (!queue) throw new ConfigError('--queue', "the queue name (the exporter's queue label)");
     // `none` leaves a workload out: a run with only a ScaledJob (or only a ScaledObject) on its queue.
     const optionalName = (name: string, fallback: string, what: string) => {
       const value = flags.get(name) ?? fallback;
       if (value === 'none') return null;
-      if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(value)) throw new ConfigError(`--${name}`, `the ${what} name (a Kubernetes object name) or none`, JSON.stringify(value));
+      if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(value))
+        throw new ConfigError(`--${name}`, `the ${what} name (a Kubernetes object name) or none`, JSON.stringify(value));
       return value;
     };
     const deployment = optionalName('deployment', 'worker-deployment', "ScaledObject's Deployment");
     const scaledJob = optionalName('scaled-job', 'worker-job', 'ScaledJob');
-    if (deployment === null && scaledJob === null) throw new ConfigError('--deployment', 'a Deployment name when --scaled-job is none (a report needs one workload)', 'none');
+    if (deployment === null && scaledJob === null)
+      throw new ConfigError('--deployment', 'a Deployment name when --scaled-job is none (a report needs one workload)', 'none');
     return {
       command: 'report-prometheus',
       prometheusUrl: url.toString(),
@@ -274,7 +286,12 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
 
   if (command !== 'demo') throw new ConfigError('command', 'demo or report', JSON.stringify(command));
   checkKnown(flags, DEMO_FLAGS);
-  const backend = readEnum(f, '--backend', QUEUE_KINDS.filter((k) => k !== 'servicebus'), readEnum(env, 'QUEUE_KIND', QUEUE_KINDS, 'embedded') === 'rabbitmq' ? 'rabbitmq' : 'embedded');
+  const backend = readEnum(
+    f,
+    '--backend',
+    QUEUE_KINDS.filter((k) => k !== 'servicebus'),
+    readEnum(env, 'QUEUE_KIND', QUEUE_KINDS, 'embedded') === 'rabbitmq' ? 'rabbitmq' : 'embedded',
+  );
   const runDir = path.resolve(baseDir, flags.get('out') ?? path.join('.surge', 'runs', timestampFolder(now)));
 
   // The children get the shared variables; location-specific ones default into the run folder so a
@@ -310,11 +327,15 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   const results = resultsConfigFromEnv(childEnv, { cwd: baseDir });
 
   const nodePods = flags.has('node-pods') ? readInteger(f, '--node-pods', { min: 1, max: 1000 }) : undefined;
-  const provisionSeconds = flags.has('node-provision-seconds') ? readInteger(f, '--node-provision-seconds', { min: 0, max: 3600 }) : undefined;
-  if ((nodePods === undefined) !== (provisionSeconds === undefined)) throw new ConfigError('--node-pods', 'to be given together with --node-provision-seconds');
+  const provisionSeconds = flags.has('node-provision-seconds')
+    ? readInteger(f, '--node-provision-seconds', { min: 0, max: 3600 })
+    : undefined;
+  if ((nodePods === undefined) !== (provisionSeconds === undefined))
+    throw new ConfigError('--node-pods', 'to be given together with --node-provision-seconds');
   const progress = readEnum(f, '--progress', ['auto', 'tty', 'plain', 'off'] as const, 'auto');
   const rate = flags.has('rate') ? Number(flags.get('rate')) : undefined;
-  if (rate !== undefined && !(rate > 0 && rate <= 100_000)) throw new ConfigError('--rate', 'messages per second, above 0 and at most 100000', JSON.stringify(flags.get('rate')));
+  if (rate !== undefined && !(rate > 0 && rate <= 100_000))
+    throw new ConfigError('--rate', 'messages per second, above 0 and at most 100000', JSON.stringify(flags.get('rate')));
 
   const baseEnv: Record<string, string> = {};
   for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) {
@@ -342,7 +363,14 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     drainTimeoutMs: readInteger(f, '--drain-timeout-ms', { fallback: 5000, min: 0, max: 600_000 }),
     graceSeconds: flags.has('grace-seconds') ? readInteger(f, '--grace-seconds', { min: 0, max: 3600 }) : undefined,
     podStartDelayMs: readInteger(f, '--pod-start-delay-ms', { fallback: 0, min: 0, max: 600_000 }),
-    nodes: nodePods === undefined ? undefined : { podsPerNode: nodePods, provisionMs: (provisionSeconds ?? 0) * 1000, initialNodes: readInteger(f, '--initial-nodes', { fallback: 0, min: 0, max: 1000 }) },
+    nodes:
+      nodePods === undefined
+        ? undefined
+        : {
+            podsPerNode: nodePods,
+            provisionMs: (provisionSeconds ?? 0) * 1000,
+            initialNodes: readInteger(f, '--initial-nodes', { fallback: 0, min: 0, max: 1000 }),
+          },
     chaosKillEveryMs: readInteger(f, '--chaos-kill-every-ms', { fallback: 0, min: 0, max: 3600_000 }),
     timeoutSeconds: readInteger(f, '--timeout-seconds', { fallback: 600, min: 10, max: 86_400 }),
     workerLogLevel: 'info',

@@ -45,10 +45,14 @@ async function demo(demoConfig: DemoConfig): Promise<void> {
   const logger = createLogger({ name: 'keda-local', level: demoConfig.logLevel, destination: createWriteStream(logFile, { flags: 'a' }) });
   const abort = new AbortController();
   let exitCode = 1;
-  process.stdout.write(`keda-local: ${demoConfig.count} messages, mode ${demoConfig.mode}, ${demoConfig.backend} queue ${demoConfig.queue.queue}; run folder ${demoConfig.runDir}\n`);
+  process.stdout.write(
+    `keda-local: ${demoConfig.count} messages, mode ${demoConfig.mode}, ${demoConfig.backend} queue ${demoConfig.queue.queue}; run folder ${demoConfig.runDir}\n`,
+  );
   const running = runDemo(demoConfig, { logger, out: process.stdout, signal: abort.signal }).then(
     (outcome) => {
-      process.stdout.write(`${outcome.ok ? 'done' : 'FAILED'}: ${outcome.reason}\n${summary(outcome.report)}\nreport: ${outcome.files.html}\n`);
+      process.stdout.write(
+        `${outcome.ok ? 'done' : 'FAILED'}: ${outcome.reason}\n${summary(outcome.report)}\nreport: ${outcome.files.html}\n`,
+      );
       exitCode = outcome.ok ? 0 : 1;
     },
     (error: unknown) => {

@@ -12,13 +12,22 @@ describe('readOverlay', () => {
   it('reads the local overlay: the ScaledJob patch is merged onto the base, defaults applied', () => {
     const overlay = readOverlay(path.join(REPO_ROOT, 'deploy/kustomize/overlays/local'));
     expect(overlay.scaledJob?.spec).toMatchObject({ name: 'worker-job', pollingIntervalSeconds: 2, maxReplicaCount: 20 });
-    expect(overlay.scaledJob?.spec.triggers[0]).toMatchObject({ type: 'metrics-api', target: 1, source: { getter: 'metrics-api.value', valueLocation: 'total' } });
+    expect(overlay.scaledJob?.spec.triggers[0]).toMatchObject({
+      type: 'metrics-api',
+      target: 1,
+      source: { getter: 'metrics-api.value', valueLocation: 'total' },
+    });
     // from the base Job template, which the patch does not repeat
     expect(overlay.scaledJob?.backoffLimit).toBe(4);
     // the base's podFailurePolicy: configuration error and work deadline fail the Job at once
     expect(overlay.scaledJob?.failJobExitCodes).toEqual([2, 6]);
     expect(overlay.scaledJob?.pod.terminationGraceSeconds).toBe(30);
-    expect(overlay.scaledObject?.spec).toMatchObject({ name: 'worker-deployment', pollingIntervalSeconds: 2, cooldownPeriodSeconds: 10, maxReplicaCount: 8 });
+    expect(overlay.scaledObject?.spec).toMatchObject({
+      name: 'worker-deployment',
+      pollingIntervalSeconds: 2,
+      cooldownPeriodSeconds: 10,
+      maxReplicaCount: 8,
+    });
     expect(overlay.scaledObject?.pod.terminationGraceSeconds).toBe(40);
   });
 
@@ -36,7 +45,12 @@ describe('readOverlay', () => {
     );
     const overlay = readOverlay(dir);
     expect(overlay.scaledObject).toBeUndefined();
-    expect(overlay.scaledJob).toMatchObject({ backoffLimit: 6, failJobExitCodes: [], pod: { terminationGraceSeconds: 7 }, spec: { maxReplicaCount: 3 } });
+    expect(overlay.scaledJob).toMatchObject({
+      backoffLimit: 6,
+      failJobExitCodes: [],
+      pod: { terminationGraceSeconds: 7 },
+      spec: { maxReplicaCount: 3 },
+    });
     expect(overlay.scaledJob?.spec.triggers).toHaveLength(1);
   });
 

@@ -66,7 +66,9 @@ export function loadObjects(entry: string, seen = new Set<string>()): Doc[] {
   }
   if (!isDir) return readYaml(resolved);
 
-  const kustomization = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].map((n) => path.join(resolved, n)).find((f) => statSafe(f));
+  const kustomization = ['kustomization.yaml', 'kustomization.yml', 'Kustomization']
+    .map((n) => path.join(resolved, n))
+    .find((f) => statSafe(f));
   if (kustomization === undefined) {
     throw new OverlayError(`${resolved}: no kustomization.yaml`);
   }
@@ -75,7 +77,9 @@ export function loadObjects(entry: string, seen = new Set<string>()): Doc[] {
   for (const resource of asStrings(k['resources'])) objects.push(...loadObjects(path.join(resolved, resource), seen));
   const patchFiles = [
     ...asStrings(k['patchesStrategicMerge']),
-    ...(Array.isArray(k['patches']) ? k['patches'] : []).flatMap((p: unknown) => (isObject(p) && typeof p['path'] === 'string' ? [p['path']] : [])),
+    ...(Array.isArray(k['patches']) ? k['patches'] : []).flatMap((p: unknown) =>
+      isObject(p) && typeof p['path'] === 'string' ? [p['path']] : [],
+    ),
   ];
   for (const file of patchFiles) {
     for (const patch of readYaml(path.join(resolved, file))) {
@@ -107,7 +111,14 @@ export interface PodTemplateFacts {
 
 export interface OverlayScaling {
   readonly scaledObject: { readonly spec: ScaledObjectSpec; readonly pod: PodTemplateFacts } | undefined;
-  readonly scaledJob: { readonly spec: ScaledJobSpec; readonly pod: PodTemplateFacts; readonly backoffLimit: number; readonly failJobExitCodes: readonly number[] } | undefined;
+  readonly scaledJob:
+    | {
+        readonly spec: ScaledJobSpec;
+        readonly pod: PodTemplateFacts;
+        readonly backoffLimit: number;
+        readonly failJobExitCodes: readonly number[];
+      }
+    | undefined;
   readonly warnings: readonly string[];
 }
 
@@ -116,7 +127,8 @@ function failJobExitCodesOf(jobSpec: Doc | undefined): number[] {
   const rules = (jobSpec?.['podFailurePolicy'] as Doc | undefined)?.['rules'];
   if (!Array.isArray(rules)) return [];
   return rules.flatMap((rule: unknown) => {
-    if (!isObject(rule) || rule['action'] !== 'FailJob' || !isObject(rule['onExitCodes']) || rule['onExitCodes']['operator'] !== 'In') return [];
+    if (!isObject(rule) || rule['action'] !== 'FailJob' || !isObject(rule['onExitCodes']) || rule['onExitCodes']['operator'] !== 'In')
+      return [];
     const values = rule['onExitCodes']['values'];
     return Array.isArray(values) ? values.filter((v): v is number => typeof v === 'number') : [];
   });
@@ -141,7 +153,10 @@ export function readOverlay(dir: string): OverlayScaling {
     warnings.push(...parsed.warnings.map((w) => `ScaledObject/${parsed.spec.name}: ${w}`));
     const target = parsed.spec.scaleTargetRef;
     const deployment = objects.find((o) => o['kind'] === target.kind && (o['metadata'] as Doc | undefined)?.['name'] === target.name);
-    if (!deployment) warnings.push(`ScaledObject/${parsed.spec.name}: target ${target.kind}/${target.name} is not in the overlay; grace period defaults to 30 s`);
+    if (!deployment)
+      warnings.push(
+        `ScaledObject/${parsed.spec.name}: target ${target.kind}/${target.name} is not in the overlay; grace period defaults to 30 s`,
+      );
     const podSpec = ((deployment?.['spec'] as Doc | undefined)?.['template'] as Doc | undefined)?.['spec'];
     scaledObject = { spec: parsed.spec, pod: { terminationGraceSeconds: graceOf(podSpec) } };
   }
@@ -152,7 +167,12 @@ export function readOverlay(dir: string): OverlayScaling {
     const jobSpec = (sj['spec'] as Doc)['jobTargetRef'] as Doc | undefined;
     const podSpec = (jobSpec?.['template'] as Doc | undefined)?.['spec'];
     const backoffLimit = typeof jobSpec?.['backoffLimit'] === 'number' ? jobSpec['backoffLimit'] : 6;
-    scaledJob = { spec: parsed.spec, pod: { terminationGraceSeconds: graceOf(podSpec) }, backoffLimit, failJobExitCodes: failJobExitCodesOf(jobSpec) };
+    scaledJob = {
+      spec: parsed.spec,
+      pod: { terminationGraceSeconds: graceOf(podSpec) },
+      backoffLimit,
+      failJobExitCodes: failJobExitCodesOf(jobSpec),
+    };
   }
   return { scaledObject, scaledJob, warnings };
 }

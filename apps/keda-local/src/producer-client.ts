@@ -40,7 +40,10 @@ export class ProducerClient {
     }
     const text = await response.text();
     if (!expected.includes(response.status)) {
-      throw new ProducerClientError(`${method} ${route}: ${response.status} ${text.slice(0, 300)}`, response.status >= 500 || response.status === 429);
+      throw new ProducerClientError(
+        `${method} ${route}: ${response.status} ${text.slice(0, 300)}`,
+        response.status >= 500 || response.status === 429,
+      );
     }
     return JSON.parse(text) as unknown;
   }

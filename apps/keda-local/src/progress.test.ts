@@ -12,7 +12,11 @@ const state = (elapsedMs: number, results: number) => ({
 });
 
 function sink(isTTY: boolean): Writable & { text: string; isTTY: boolean; columns: number } {
-  const out = new Writable({ write: (chunk, _enc, cb) => ((out.text += String(chunk)), cb()) }) as Writable & { text: string; isTTY: boolean; columns: number };
+  const out = new Writable({ write: (chunk, _enc, cb) => ((out.text += String(chunk)), cb()) }) as Writable & {
+    text: string;
+    isTTY: boolean;
+    columns: number;
+  };
   out.text = '';
   out.isTTY = isTTY;
   out.columns = 160;

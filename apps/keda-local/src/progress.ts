@@ -30,7 +30,9 @@ export function bar(done: number, total: number, width: number): string {
 export function progressLine(state: ProgressState, rate: number, width?: number): string {
   const seconds = (state.elapsedMs / 1000).toFixed(0).padStart(3);
   const depth = state.depth === undefined ? '?' : String(state.depth.ready + state.depth.inFlight);
-  const workloads = state.workloads.map((w) => `${w.workload} ${w.running}${w.pending > 0 ? `+${w.pending}p` : ''}/${w.desired}`).join(' · ');
+  const workloads = state.workloads
+    .map((w) => `${w.workload} ${w.running}${w.pending > 0 ? `+${w.pending}p` : ''}/${w.desired}`)
+    .join(' · ');
   const text = `${seconds}s ${String(state.results).padStart(String(state.total).length)}/${state.total} done · sent ${state.sent} · depth ${depth} · ${workloads} · ${rate.toFixed(0)} msg/s`;
   return width === undefined ? text : `[${bar(state.results, state.total, width)}] ${text}`;
 }

@@ -1,5 +1,16 @@
 /** The `report` command: re-render a run folder, draw a cluster run from Prometheus, or compare runs. */
-import { buildReport, compareReports, prometheusTimeline, readReport, readReportFile, writeComparison, writeReport, type ScaleComparison, type ScaleReport, type WorkloadKind } from '@surge/scale-report';
+import {
+  buildReport,
+  compareReports,
+  prometheusTimeline,
+  readReport,
+  readReportFile,
+  writeComparison,
+  writeReport,
+  type ScaleComparison,
+  type ScaleReport,
+  type WorkloadKind,
+} from '@surge/scale-report';
 import type { ReportCompareConfig, ReportFromPrometheusConfig, ReportFromRunConfig } from './config.ts';
 
 export async function reportFromRun(config: ReportFromRunConfig): Promise<{ report: ScaleReport; html: string }> {
@@ -10,7 +21,10 @@ export async function reportFromRun(config: ReportFromRunConfig): Promise<{ repo
   return { report, html: files.html };
 }
 
-export async function reportFromPrometheus(config: ReportFromPrometheusConfig, fetchImpl?: typeof fetch): Promise<{ report: ScaleReport; html: string }> {
+export async function reportFromPrometheus(
+  config: ReportFromPrometheusConfig,
+  fetchImpl?: typeof fetch,
+): Promise<{ report: ScaleReport; html: string }> {
   const { timeline, workloads, queries } = await prometheusTimeline({
     url: config.prometheusUrl,
     start: config.start,
@@ -29,11 +43,20 @@ export async function reportFromPrometheus(config: ReportFromPrometheusConfig, f
     startedAt: config.start,
     endedAt: config.end,
     workloads,
-    workloadKinds: Object.fromEntries(workloads.map((w): [string, WorkloadKind] => [w, w === config.scaledJob ? 'ScaledJob' : 'ScaledObject'])),
+    workloadKinds: Object.fromEntries(
+      workloads.map((w): [string, WorkloadKind] => [w, w === config.scaledJob ? 'ScaledJob' : 'ScaledObject']),
+    ),
     queue: config.queue,
     timeline,
-    settings: { namespace: config.namespace, queue: config.queue, ...Object.fromEntries(Object.entries(queries.workloads).map(([w, q]) => [`${w} query`, q])), 'depth query': `${queries.ready} + ${queries.inFlight}` },
-    notes: ['Drawn from Prometheus: no per-message accounting or latency (those need the result store; run the demo or read the results folder).'],
+    settings: {
+      namespace: config.namespace,
+      queue: config.queue,
+      ...Object.fromEntries(Object.entries(queries.workloads).map(([w, q]) => [`${w} query`, q])),
+      'depth query': `${queries.ready} + ${queries.inFlight}`,
+    },
+    notes: [
+      'Drawn from Prometheus: no per-message accounting or latency (those need the result store; run the demo or read the results folder).',
+    ],
   });
   const files = await writeReport(config.out, report);
   return { report, html: files.html };
@@ -42,7 +65,13 @@ export async function reportFromPrometheus(config: ReportFromPrometheusConfig, f
 /** Two or more saved runs side by side: compare.html and compare.json in `config.out`. */
 export async function reportCompare(config: ReportCompareConfig): Promise<{ comparison: ScaleComparison; html: string; json: string }> {
   const reports = await Promise.all(config.files.map((file) => readReportFile(file)));
-  const comparison = compareReports(reports.map((report, i) => ({ report, file: config.files[i] as string, ...(config.labels[i] === undefined ? {} : { label: config.labels[i] }) })));
+  const comparison = compareReports(
+    reports.map((report, i) => ({
+      report,
+      file: config.files[i] as string,
+      ...(config.labels[i] === undefined ? {} : { label: config.labels[i] }),
+    })),
+  );
   const files = await writeComparison(config.out, comparison);
   return { comparison, ...files };
 }

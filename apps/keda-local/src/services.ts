@@ -83,7 +83,10 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new ServiceError(`${options.app} was not ready within ${options.readyTimeoutMs ?? 60_000} ms; see ${options.logFile}`, { retryable: true });
+    if (Date.now() > deadline)
+      throw new ServiceError(`${options.app} was not ready within ${options.readyTimeoutMs ?? 60_000} ms; see ${options.logFile}`, {
+        retryable: true,
+      });
     await sleep(150);
   }
 }

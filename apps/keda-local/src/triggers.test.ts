@@ -6,13 +6,21 @@ import { parseScaledObject } from '@surge/scaling';
 import { createTriggerReader, localMetricsUrl, valueAt } from './triggers.ts';
 
 const so = (triggers: unknown[]) =>
-  parseScaledObject({ apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 's' }, spec: { scaleTargetRef: { name: 'd' }, triggers } }).spec.triggers;
+  parseScaledObject({
+    apiVersion: 'keda.sh/v1alpha1',
+    kind: 'ScaledObject',
+    metadata: { name: 's' },
+    spec: { scaleTargetRef: { name: 'd' }, triggers },
+  }).spec.triggers;
 
-const depthOnly = (ready: number, inFlight: number) => ({ depth: async () => ({ ready, inFlight, deadLettered: 0 }) }) as unknown as QueueClient;
+const depthOnly = (ready: number, inFlight: number) =>
+  ({ depth: async () => ({ ready, inFlight, deadLettered: 0 }) }) as unknown as QueueClient;
 
 describe('trigger reading', () => {
   it('points a metrics-api trigger at the local exporter and the demo queue', () => {
-    expect(localMetricsUrl('http://127.0.0.1:9113/api/v1/queues/surge-work', 'http://127.0.0.1:4321', 'e2e-q')).toBe('http://127.0.0.1:4321/api/v1/queues/e2e-q');
+    expect(localMetricsUrl('http://127.0.0.1:9113/api/v1/queues/surge-work', 'http://127.0.0.1:4321', 'e2e-q')).toBe(
+      'http://127.0.0.1:4321/api/v1/queues/e2e-q',
+    );
     expect(localMetricsUrl('http://exporter.surge:9113/custom?x=1', 'http://127.0.0.1:4321', 'q')).toBe('http://127.0.0.1:4321/custom?x=1');
     expect(valueAt({ a: [{ b: '7' }] }, 'a.0.b')).toBe('7');
   });

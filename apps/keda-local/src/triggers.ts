@@ -68,7 +68,8 @@ export function createTriggerReader(options: TriggerReaderOptions): TriggerReade
         const source = trigger.source;
         switch (source.getter) {
           case 'metrics-api.value': {
-            if (source.format !== 'json') return Promise.resolve({ error: `metrics-api format ${source.format} is not served by the exporter (json only)` });
+            if (source.format !== 'json')
+              return Promise.resolve({ error: `metrics-api format ${source.format} is not served by the exporter (json only)` });
             const url = localMetricsUrl(source.url, options.exporterUrl, options.queue);
             return once(`GET ${url} ${source.valueLocation}`, () => readHttp(url, source.valueLocation));
           }
@@ -85,7 +86,9 @@ export function createTriggerReader(options: TriggerReaderOptions): TriggerReade
               return { value: d.ready + d.inFlight };
             });
           case 'prometheus.query':
-            return Promise.resolve({ error: 'prometheus triggers need a Prometheus: keda-local serves metrics-api and broker triggers only' });
+            return Promise.resolve({
+              error: 'prometheus triggers need a Prometheus: keda-local serves metrics-api and broker triggers only',
+            });
         }
       }),
     );

@@ -32,11 +32,37 @@ interface Run {
 /** Short work and a 3 s HPA sync keep a 2,000-message run well under a minute on a busy 2-core machine. */
 async function demo(expect: ExpectStatic, name: string, flags: string[], env: Record<string, string> = {}): Promise<Run> {
   const dir = path.join(root, name);
-  const child = spawn(process.execPath, ['src/main.ts', 'demo', '--count', '2000', '--work-ms', '20', '--hpa-sync-seconds', '3', '--job-batch', '100', '--progress', 'plain', '--out', dir, ...flags], {
-    cwd: appDir,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', QUEUE_NAME: `e2e-${name}-${process.pid}`, EMBEDDED_QUEUE_LEASE_MS: '2000', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      'src/main.ts',
+      'demo',
+      '--count',
+      '2000',
+      '--work-ms',
+      '20',
+      '--hpa-sync-seconds',
+      '3',
+      '--job-batch',
+      '100',
+      '--progress',
+      'plain',
+      '--out',
+      dir,
+      ...flags,
+    ],
+    {
+      cwd: appDir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        QUEUE_NAME: `e2e-${name}-${process.pid}`,
+        EMBEDDED_QUEUE_LEASE_MS: '2000',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -51,7 +77,11 @@ async function demo(expect: ExpectStatic, name: string, flags: string[], env: Re
 }
 
 function rabbitEnv(): Record<string, string> {
-  return { QUEUE_KIND: 'rabbitmq', RABBITMQ_URL: rabbit.url, ...(rabbit.managementUrl ? { RABBITMQ_MANAGEMENT_URL: rabbit.managementUrl } : {}) };
+  return {
+    QUEUE_KIND: 'rabbitmq',
+    RABBITMQ_URL: rabbit.url,
+    ...(rabbit.managementUrl ? { RABBITMQ_MANAGEMENT_URL: rabbit.managementUrl } : {}),
+  };
 }
 
 /** The checks every run must pass. */
@@ -65,12 +95,27 @@ function checkRun(expect: ExpectStatic, run: Run, workloads: string[]): void {
   expect(loads).toHaveLength(1);
   const files = readdirSync(path.join(dir, 'results', loads[0] as string)).filter((f) => f.endsWith('.json'));
   expect(files).toHaveLength(2000);
-  const seqs = new Set(files.map((f) => (JSON.parse(readFileSync(path.join(dir, 'results', loads[0] as string, f), 'utf8')) as { seq: number }).seq));
+  const seqs = new Set(
+    files.map((f) => (JSON.parse(readFileSync(path.join(dir, 'results', loads[0] as string, f), 'utf8')) as { seq: number }).seq),
+  );
   expect(seqs.size).toBe(2000);
 
   // Accounting consistent with the store.
   expect(report.accounting).toMatchObject({ sent: 2000, results: files.length, deadLettered: 0, lost: 0 });
-  expect(report.accounting!.duplicates).toBeGreaterThanOrEqual(0);
+  // Duplicates as the workers recorded them (one outcome line per delivery): no result was written twice,
+  // every message has a recorded write, and the report counts exactly the writes that found a result stored.
+  const outcomeLines = readdirSync(path.join(dir, 'outcomes'))
+    .filter((f) => f.endsWith('.jsonl'))
+    .flatMap((f) =>
+      readFileSync(path.join(dir, 'outcomes', f), 'utf8')
+        .split('\n')
+        .filter((line) => line !== ''),
+    )
+    .map((line) => JSON.parse(line) as { messageId: string; write?: string });
+  const writtenIds = outcomeLines.filter((o) => o.write === 'written').map((o) => o.messageId);
+  expect(new Set(writtenIds).size).toBe(writtenIds.length);
+  expect(new Set(outcomeLines.filter((o) => o.write !== undefined).map((o) => o.messageId)).size).toBe(2000);
+  expect(report.accounting!.duplicates).toBe(outcomeLines.filter((o) => o.write === 'duplicate').length);
   expect(report.latency?.count).toBe(files.length);
   expect(report.latency!.p95Ms).toBeGreaterThanOrEqual(report.latency!.p50Ms);
 
@@ -96,7 +141,10 @@ function checkRun(expect: ExpectStatic, run: Run, workloads: string[]): void {
   const csv = readFileSync(path.join(dir, 'timeline.csv'), 'utf8').trim().split('\n');
   expect(csv).toHaveLength(report.timeline.length + 1);
   expect(csv.at(-1)!.split(',').at(-1)).toBe('2000');
-  const decisions = readFileSync(path.join(dir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const decisions = readFileSync(path.join(dir, 'decisions.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   expect(decisions.length).toBeGreaterThan(2);
   for (const d of decisions) expect(d).toHaveProperty('reason');
   expect(run.stdout).toContain(`report: ${path.join(dir, 'report.html')}`);
@@ -108,7 +156,10 @@ describe.concurrent('keda-local demo, embedded queue', () => {
   it('job mode: a ScaledJob drains 2,000 messages', async ({ expect }) => {
     const run = await demo(expect, 'embedded-job', ['--mode', 'job']);
     checkRun(expect, run, ['worker-job']);
-    const polls = readFileSync(path.join(run.dir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; jobsToCreate: number });
+    const polls = readFileSync(path.join(run.dir, 'decisions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; jobsToCreate: number });
     expect(polls.every((p) => p.kind === 'scaledjob-poll')).toBe(true);
     expect(polls.some((p) => p.jobsToCreate > 1)).toBe(true);
   });
@@ -116,7 +167,10 @@ describe.concurrent('keda-local demo, embedded queue', () => {
   it('deployment mode: a ScaledObject goes 0 → N → 0 with KEDA and HPA decisions logged', async ({ expect }) => {
     const run = await demo(expect, 'embedded-deployment', ['--mode', 'deployment']);
     checkRun(expect, run, ['worker-deployment']);
-    const decisions = readFileSync(path.join(run.dir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; action: string; toReplicas: number });
+    const decisions = readFileSync(path.join(run.dir, 'decisions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; action: string; toReplicas: number });
     expect(decisions.find((d) => d.kind === 'keda-poll' && d.action === 'scale-from-zero')).toBeDefined();
     expect(decisions.find((d) => d.kind === 'hpa-sync' && d.toReplicas > 1)).toBeDefined();
     expect(decisions.find((d) => d.kind === 'keda-poll' && d.action === 'scale-to-zero')).toBeDefined();
@@ -135,11 +189,18 @@ describe.concurrent('keda-local demo, RabbitMQ', () => {
   });
 
   it('deployment mode', async ({ expect }) => {
-    checkRun(expect, await demo(expect, 'rabbit-deployment', ['--mode', 'deployment', '--backend', 'rabbitmq'], rabbitEnv()), ['worker-deployment']);
+    checkRun(expect, await demo(expect, 'rabbit-deployment', ['--mode', 'deployment', '--backend', 'rabbitmq'], rabbitEnv()), [
+      'worker-deployment',
+    ]);
   });
 
   it('both modes with random SIGKILLs of workers: nothing is lost', async ({ expect }) => {
-    const run = await demo(expect, 'rabbit-chaos', ['--mode', 'both', '--backend', 'rabbitmq', '--chaos-kill-every-ms', '1500'], rabbitEnv());
+    const run = await demo(
+      expect,
+      'rabbit-chaos',
+      ['--mode', 'both', '--backend', 'rabbitmq', '--chaos-kill-every-ms', '1500'],
+      rabbitEnv(),
+    );
     checkRun(expect, run, ['worker-job', 'worker-deployment']);
   });
 });

@@ -55,14 +55,41 @@ describe('report --compare over two real demo runs', () => {
   beforeAll(async () => {
     // 300 messages each, short work: enough for 0 → N → 0 in both modes, run side by side.
     const demo = (mode: 'job' | 'deployment') =>
-      keda(['demo', '--mode', mode, '--count', '300', '--work-ms', '20', '--hpa-sync-seconds', '3', '--job-batch', '20', '--progress', 'off', '--out', runs[mode]], { QUEUE_NAME: queues[mode], EMBEDDED_QUEUE_LEASE_MS: '2000' });
+      keda(
+        [
+          'demo',
+          '--mode',
+          mode,
+          '--count',
+          '300',
+          '--work-ms',
+          '20',
+          '--hpa-sync-seconds',
+          '3',
+          '--job-batch',
+          '20',
+          '--progress',
+          'off',
+          '--out',
+          runs[mode],
+        ],
+        { QUEUE_NAME: queues[mode], EMBEDDED_QUEUE_LEASE_MS: '2000' },
+      );
     const [job, deployment] = await Promise.all([demo('job'), demo('deployment')]);
-    for (const [name, run] of Object.entries({ job, deployment })) if (run.code !== 0) throw new Error(`demo ${name} exited ${run.code}\n${run.stdout}\n${run.stderr}`);
+    for (const [name, run] of Object.entries({ job, deployment }))
+      if (run.code !== 0) throw new Error(`demo ${name} exited ${run.code}\n${run.stdout}\n${run.stderr}`);
   }, 240_000);
 
-  it('writes compare.json and compare.html whose figures are each run\'s own report figures', async () => {
+  it("writes compare.json and compare.html whose figures are each run's own report figures", async () => {
     const out = path.join(root, 'compare');
-    const run = await keda(['report', '--compare', path.join(runs.job, 'report.json'), path.join(runs.deployment, 'report.json'), '--out', out]);
+    const run = await keda([
+      'report',
+      '--compare',
+      path.join(runs.job, 'report.json'),
+      path.join(runs.deployment, 'report.json'),
+      '--out',
+      out,
+    ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`compare: ${path.join(out, 'compare.html')}`);
@@ -70,7 +97,10 @@ describe('report --compare over two real demo runs', () => {
     const job = readJson<ScaleReport>(path.join(runs.job, 'report.json'));
     const deployment = readJson<ScaleReport>(path.join(runs.deployment, 'report.json'));
     const comparison = readJson<ScaleComparison>(path.join(out, 'compare.json'));
-    expect(comparison.runs.map((r) => r.label)).toEqual([`ScaledJob/worker-job · queue ${queues.job}`, `ScaledObject/worker-deployment · queue ${queues.deployment}`]);
+    expect(comparison.runs.map((r) => r.label)).toEqual([
+      `ScaledJob/worker-job · queue ${queues.job}`,
+      `ScaledObject/worker-deployment · queue ${queues.deployment}`,
+    ]);
     for (const [i, report] of [job, deployment].entries()) {
       const compared = comparison.runs[i]!;
       expect(compared.figures).toEqual(report.figures);
@@ -94,7 +124,18 @@ describe('report --compare over two real demo runs', () => {
 
   it('--label names the runs', async () => {
     const out = path.join(root, 'compare-labelled');
-    const run = await keda(['report', '--compare', runs.deployment, runs.job, '--label', 'ScaledObject 0-5', '--label', 'ScaledJob', '--out', out]);
+    const run = await keda([
+      'report',
+      '--compare',
+      runs.deployment,
+      runs.job,
+      '--label',
+      'ScaledObject 0-5',
+      '--label',
+      'ScaledJob',
+      '--out',
+      out,
+    ]);
     expect(run.code).toBe(0);
     expect(readJson<ScaleComparison>(path.join(out, 'compare.json')).runs.map((r) => r.label)).toEqual(['ScaledObject 0-5', 'ScaledJob']);
   });
@@ -106,7 +147,11 @@ describe('report --compare over two real demo runs', () => {
     writeFileSync(path.join(bad, 'v2.json'), JSON.stringify({ ...readJson<ScaleReport>(path.join(runs.job, 'report.json')), version: 2 }));
     const good = path.join(runs.job, 'report.json');
     const cases: [string[], number, RegExp][] = [
-      [[path.join(bad, 'missing', 'report.json'), good], 1, /^keda-local: .*missing\/report\.json: no such file \(expected a run's report\.json\)$/],
+      [
+        [path.join(bad, 'missing', 'report.json'), good],
+        1,
+        /^keda-local: .*missing\/report\.json: no such file \(expected a run's report\.json\)$/,
+      ],
       [[path.join(bad, 'package.json'), good], 1, /^keda-local: .*package\.json: not a scale report/],
       [[good, path.join(bad, 'v2.json')], 1, /^keda-local: .*v2\.json: scale report version 2; this build reads version 1/],
       [[good], 2, /^configuration error: --compare: expected two or more report\.json files/],
@@ -151,10 +196,13 @@ describe('report --prometheus selecting one workload, against a real Prometheus'
     proxy = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://proxy');
       if (url.pathname.endsWith('/query_range')) queries.push(url.searchParams.get('query') ?? '');
-      const forwarded = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
+      const forwarded = request(
+        { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
       forwarded.on('error', () => res.writeHead(502).end());
       req.pipe(forwarded);
     });
@@ -170,13 +218,42 @@ describe('report --prometheus selecting one workload, against a real Prometheus'
   it('--deployment none queries only the Job series and reports only the ScaledJob', async () => {
     queries.length = 0;
     const out = path.join(root, 'prom-job');
-    const run = await keda(['report', '--prometheus', proxyUrl, '--start', String(start / 1000), '--end', 'now', '--step', '1', '--namespace', 'surge', '--queue', 'surge-job', '--deployment', 'none', '--out', out]);
+    const run = await keda([
+      'report',
+      '--prometheus',
+      proxyUrl,
+      '--start',
+      String(start / 1000),
+      '--end',
+      'now',
+      '--step',
+      '1',
+      '--namespace',
+      'surge',
+      '--queue',
+      'surge-job',
+      '--deployment',
+      'none',
+      '--out',
+      out,
+    ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(queries.filter((q) => q.includes('kube_'))).toEqual(['sum(kube_job_status_active{namespace="surge",job_name=~"worker-job-.+"})']);
-    expect(queries.filter((q) => q.includes('surge_queue_messages_')).sort()).toEqual(['sum(surge_queue_messages_dead_lettered{queue="surge-job"})', 'sum(surge_queue_messages_in_flight{queue="surge-job"})', 'sum(surge_queue_messages_ready{queue="surge-job"})']);
+    expect(queries.filter((q) => q.includes('kube_'))).toEqual([
+      'sum(kube_job_status_active{namespace="surge",job_name=~"worker-job-.+"})',
+    ]);
+    expect(queries.filter((q) => q.includes('surge_queue_messages_')).sort()).toEqual([
+      'sum(surge_queue_messages_dead_lettered{queue="surge-job"})',
+      'sum(surge_queue_messages_in_flight{queue="surge-job"})',
+      'sum(surge_queue_messages_ready{queue="surge-job"})',
+    ]);
     const report = readJson<ScaleReport>(path.join(out, 'report.json'));
-    expect(report).toMatchObject({ workloads: ['worker-job'], workloadKinds: { 'worker-job': 'ScaledJob' }, queue: 'surge-job', source: 'prometheus' });
+    expect(report).toMatchObject({
+      workloads: ['worker-job'],
+      workloadKinds: { 'worker-job': 'ScaledJob' },
+      queue: 'surge-job',
+      source: 'prometheus',
+    });
     expect(report.timeline.filter((s) => s.depth !== null).at(-1)).toMatchObject({ depth: 42, replicas: { 'worker-job': 2 } });
     expect(Object.keys(report.settings).filter((k) => k.endsWith(' query'))).toEqual(['worker-job query', 'depth query']);
   });
@@ -184,9 +261,32 @@ describe('report --prometheus selecting one workload, against a real Prometheus'
   it('--scaled-job none queries only the Deployment series', async () => {
     queries.length = 0;
     const out = path.join(root, 'prom-so');
-    const run = await keda(['report', '--prometheus', proxyUrl, '--start', String(start / 1000), '--end', 'now', '--step', '1', '--namespace', 'surge', '--queue', 'surge-job', '--scaled-job', 'none', '--out', out]);
+    const run = await keda([
+      'report',
+      '--prometheus',
+      proxyUrl,
+      '--start',
+      String(start / 1000),
+      '--end',
+      'now',
+      '--step',
+      '1',
+      '--namespace',
+      'surge',
+      '--queue',
+      'surge-job',
+      '--scaled-job',
+      'none',
+      '--out',
+      out,
+    ]);
     expect(run.code).toBe(0);
-    expect(queries.filter((q) => q.includes('kube_'))).toEqual(['sum(kube_deployment_status_replicas{namespace="surge",deployment="worker-deployment"})']);
-    expect(readJson<ScaleReport>(path.join(out, 'report.json'))).toMatchObject({ workloads: ['worker-deployment'], workloadKinds: { 'worker-deployment': 'ScaledObject' } });
+    expect(queries.filter((q) => q.includes('kube_'))).toEqual([
+      'sum(kube_deployment_status_replicas{namespace="surge",deployment="worker-deployment"})',
+    ]);
+    expect(readJson<ScaleReport>(path.join(out, 'report.json'))).toMatchObject({
+      workloads: ['worker-deployment'],
+      workloadKinds: { 'worker-deployment': 'ScaledObject' },
+    });
   });
 });

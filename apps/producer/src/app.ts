@@ -11,12 +11,23 @@ import type { Logger } from '@surge/telemetry';
 import { createRegistry, type Registry } from '@surge/metrics';
 import { bearerAuth } from './auth.ts';
 import type { ProducerConfig } from './config.ts';
-import { installErrorHandling } from './http-errors.ts';
+import { freeSpaceCheck } from './disk-space.ts';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './http-errors.ts';
 import { createProducerMetrics } from './metrics.ts';
 import { loadRoutes } from './routes/loads.ts';
 import { probeRoutes } from './routes/probes.ts';
 
-export type ProducerAppConfig = Pick<ProducerConfig, 'token' | 'maxConcurrentLoads' | 'batchSize' | 'bodyLimitBytes' | 'sendRetryMs'>;
+export type ProducerAppConfig = Pick<ProducerConfig, 'token' | 'maxConcurrentLoads' | 'batchSize' | 'bodyLimitBytes' | 'sendRetryMs'> &
+  Partial<Pick<ProducerConfig, 'maxLoadBytes' | 'minFreeBytes' | 'requestTimeoutMs' | 'headersTimeoutMs'>> & {
+    /** The queue's settings; an embedded queue's folder gets a free-space check before each new load. */
+    queue?: Pick<ProducerConfig['queue'], 'kind'> & { dir?: string };
+  };
+
+/**
+ * A socket with no traffic at all for this long is closed; above fastify's 72 s keep-alive, so an
+ * idle keep-alive connection still ends by keep-alive first (load balancers expect that).
+ */
+export const CONNECTION_IDLE_TIMEOUT_MS = 75_000;
 
 export interface ProducerAppOptions {
   config: ProducerAppConfig;
@@ -52,6 +63,7 @@ export async function buildApp(options: ProducerAppOptions): Promise<ProducerApp
   const loads = new LoadRegistry({
     queue,
     maxConcurrentLoads: config.maxConcurrentLoads,
+    maxLoadBytes: config.maxLoadBytes,
     batchSize: config.batchSize,
     sendRetryMs: config.sendRetryMs,
     logger: logger.child({ component: 'loads' }),
@@ -60,18 +72,33 @@ export async function buildApp(options: ProducerAppOptions): Promise<ProducerApp
     clock: options.clock,
   });
 
+  const requestTimeoutMs = config.requestTimeoutMs ?? 10_000;
+  const headersTimeoutMs = Math.min(config.headersTimeoutMs ?? 5_000, requestTimeoutMs);
   const http = Fastify({
     // Typed as fastify's base logger so plugins see the default instance type.
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
     // Kubernetes probes and load balancers keep connections open; do not let them hold a close.
     forceCloseConnections: 'idle',
+    // A client that sends its headers or body slowly must not hold a connection: 408, then closed.
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: CONNECTION_IDLE_TIMEOUT_MS,
+    // Node checks both timeouts only every `connectionsCheckingInterval` (30 s by default).
+    http: {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(headersTimeoutMs / 2)),
+    },
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   });
   installErrorHandling(http);
+  const queueDir = config.queue?.kind === 'embedded' ? config.queue.dir : undefined;
+  const checkFreeSpace = queueDir === undefined ? undefined : freeSpaceCheck(queueDir, config.minFreeBytes ?? 1024 ** 3);
   // Only JSON bodies: a text/plain body is refused with 415 rather than validated as a string.
   http.removeContentTypeParser('text/plain');
   await http.register(probeRoutes, { queue, registry, accepting: () => loads.accepting, pingTimeoutMs });
-  await http.register(loadRoutes, { loads: loads, queue, requireAuth: bearerAuth(config.token), pingTimeoutMs });
+  await http.register(loadRoutes, { loads: loads, queue, requireAuth: bearerAuth(config.token), pingTimeoutMs, checkFreeSpace });
 
   return {
     http,

@@ -5,7 +5,7 @@ import { HttpError } from './http-errors.ts';
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
 /**
- * `Authorization: Bearer <token>` on the write routes. Both sides are hashed first so the compare
+ * `Authorization: Bearer <token>` on the load routes (reads included). Both sides are hashed first so the compare
  * takes the same time whatever the length or content of the guess. Without a token (auth
  * explicitly disabled) every request passes.
  */

@@ -10,15 +10,27 @@ import { progressBar, progressLine, summary } from './cli/progress.ts';
 
 class RequestFailed extends Error {}
 
-async function call(options: CliOptions, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; location: string | null }> {
+async function call(
+  options: CliOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown; location: string | null }> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   let response: Response;
   try {
-    response = await fetch(new URL(path, options.url), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    response = await fetch(new URL(path, options.url), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
   } catch (error) {
-    throw new RequestFailed(`cannot reach the producer at ${options.url.origin}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
+    throw new RequestFailed(
+      `cannot reach the producer at ${options.url.origin}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`,
+    );
   }
   const text = await response.text();
   let json: unknown;

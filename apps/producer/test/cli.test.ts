@@ -29,7 +29,11 @@ afterAll(async () => {
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['src/cli.ts', ...args], { cwd: appDir, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['src/cli.ts', ...args], {
+      cwd: appDir,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -46,7 +50,9 @@ describe('load CLI', () => {
     const lines = result.stdout.trim().split('\n');
     expect(lines.length).toBeGreaterThanOrEqual(2);
     expect(lines[0]).toMatch(/^(pending|running|completed) +\d+% [\d,]+\/600 rate=[\d,]+\/s eta=/);
-    expect(lines.at(-1)).toMatch(/^load \S+ completed: 600\/600 messages sent \(confirmed by the broker\) in [\d.]+ s, [\d,]+ msg\/s \(requested 1,000 msg\/s\)$/);
+    expect(lines.at(-1)).toMatch(
+      /^load \S+ completed: 600\/600 messages sent \(confirmed by the broker\) in [\d.]+ s, [\d,]+ msg\/s \(requested 1,000 msg\/s\)$/,
+    );
     expect(result.stdout).not.toContain('\r');
   });
 

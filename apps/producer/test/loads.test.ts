@@ -6,7 +6,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutgoingMessage, QueueClient, QueueConfig } from '@surge/queue-adapters';
 import { startRabbitMq, type RabbitMqInstance } from '@surge/testing';
 import type { ProducerApp } from '../src/app.ts';
-import { auth, drain, embeddedConfig, makeApp, openQueue, postLoad, rabbitConfig, statusOf, tempDir, waitForEnd, waitUntil } from './support.ts';
+import {
+  auth,
+  drain,
+  embeddedConfig,
+  makeApp,
+  openQueue,
+  postLoad,
+  rabbitConfig,
+  statusOf,
+  tempDir,
+  waitForEnd,
+  waitUntil,
+} from './support.ts';
 
 const temp = tempDir('surge-producer-loads-');
 let rabbit: RabbitMqInstance | undefined;
@@ -80,7 +92,9 @@ describe.each(backends)('loads on $name', (backend) => {
     const first = confirms[0]!;
     const last = confirms.at(-1)!;
     const measured = (1_000 - first.size) / ((last.at - first.at) / 1000);
-    console.log(`[${backend.name}] requested ${rate} msg/s, measured ${measured.toFixed(1)} msg/s over ${((last.at - first.at) / 1000).toFixed(2)} s (${confirms.length} batches)`);
+    console.log(
+      `[${backend.name}] requested ${rate} msg/s, measured ${measured.toFixed(1)} msg/s over ${((last.at - first.at) / 1000).toFixed(2)} s (${confirms.length} batches)`,
+    );
     // Generous bounds: the machine is shared; the precise ±5% figure is measured in bench/.
     expect(measured).toBeGreaterThan(rate * 0.85);
     expect(measured).toBeLessThan(rate * 1.15);
@@ -130,6 +144,42 @@ describe('broker restart mid-load (RabbitMQ)', () => {
       } else {
         expect(final.state).toBe('failed');
         expect(final.error).toBeDefined();
+      }
+    } finally {
+      await app.stop(2_000);
+      await queue.close();
+    }
+  }, 180_000);
+});
+
+describe('broker stopped mid-send (RabbitMQ)', () => {
+  it('reports sent = confirmed and the unconfirmed rest, which together bound what the queue holds', async () => {
+    if (!rabbit) throw new Error(`RabbitMQ unavailable: ${rabbitProblem}`);
+    if (!rabbit.controllable) throw new Error(`the broker from ${rabbit.source} cannot be stopped by the test`);
+    const config = rabbitConfig(rabbit.url);
+    const queue = await openQueue(config);
+    // Full speed: several batches are in flight when the broker dies; a short retry budget fails the load.
+    const app = await makeApp(queue, { sendRetryMs: 2_000 });
+    try {
+      const { loadId } = await postLoad(app, { count: 500_000, payloadBytes: 200 });
+      await waitUntil(async () => (await statusOf(app, loadId)).sent >= 2_000, 'the first batches');
+      await rabbit.stopBroker();
+      const final = await waitForEnd(app, loadId);
+      await rabbit.startBroker();
+      console.log(`[rabbitmq stopped mid-send] load ${final.state}: sent ${final.sent}, unconfirmed ${final.unconfirmed}`);
+      expect(final.state).toBe('failed');
+      // The batch whose retries ran out was handed to the broker and never confirmed.
+      expect(final.unconfirmed).toBeGreaterThanOrEqual(1);
+      const after = await openQueue(config);
+      try {
+        const { ids } = await drain(after);
+        const held = new Set(ids).size;
+        console.log(`[rabbitmq stopped mid-send] the queue held ${held} distinct messages`);
+        // Confirmed messages are on a quorum queue and survive the stop; nothing beyond the unconfirmed ones can be there.
+        expect(held).toBeGreaterThanOrEqual(final.sent);
+        expect(held).toBeLessThanOrEqual(final.sent + final.unconfirmed!);
+      } finally {
+        await after.close();
       }
     } finally {
       await app.stop(2_000);

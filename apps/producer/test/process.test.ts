@@ -38,9 +38,15 @@ describe('producer process', () => {
   it('warns at start when auth is disabled, and stops at once on SIGTERM when idle', async () => {
     const producer = await start({ PRODUCER_AUTH_DISABLED: 'true', QUEUE_NAME: uniqueQueueName('idle') });
     const base = await producer.ready;
-    expect(producer.lines).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('PRODUCER_AUTH_DISABLED=true') }));
+    expect(producer.lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', msg: expect.stringContaining('PRODUCER_AUTH_DISABLED=true') }),
+    );
     expect((await fetch(`${base}/livez`)).status).toBe(200);
-    const accepted = await fetch(`${base}/load`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ count: 5 }) });
+    const accepted = await fetch(`${base}/load`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ count: 5 }),
+    });
     expect(accepted.status).toBe(202);
     producer.child.kill('SIGTERM');
     expect(await producer.exited).toEqual({ code: 0, signal: null });
@@ -57,7 +63,12 @@ describe('producer process', () => {
     });
     expect(posted.status).toBe(202);
     const { loadId } = (await posted.json()) as { loadId: string };
-    await waitUntil(async () => ((await (await fetch(`${base}/load/${loadId}`)).json()) as { sent: number }).sent > 0, 'the first batch');
+    await waitUntil(
+      async () =>
+        ((await (await fetch(`${base}/load/${loadId}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { sent: number })
+          .sent > 0,
+      'the first batch',
+    );
 
     producer.child.kill('SIGTERM');
     expect(await producer.exited).toEqual({ code: 0, signal: null });

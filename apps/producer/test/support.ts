@@ -51,9 +51,17 @@ export const appConfig = (overrides: Partial<ProducerAppConfig> = {}): ProducerA
   ...overrides,
 });
 
-export async function makeApp(queue: QueueClient, overrides: Partial<ProducerAppConfig> = {}): Promise<ProducerApp & { lines: Record<string, unknown>[] }> {
+export async function makeApp(
+  queue: QueueClient,
+  overrides: Partial<ProducerAppConfig> = {},
+): Promise<ProducerApp & { lines: Record<string, unknown>[] }> {
   const { logger, lines } = captureLogger();
-  const app = await buildApp({ config: appConfig(overrides), queue, logger, registry: createRegistry({ app: 'producer', defaultMetrics: false }) });
+  const app = await buildApp({
+    config: appConfig(overrides),
+    queue,
+    logger,
+    registry: createRegistry({ app: 'producer', defaultMetrics: false }),
+  });
   await app.http.ready();
   return Object.assign(app, { lines });
 }
@@ -67,7 +75,7 @@ export async function postLoad(app: ProducerApp, body: unknown): Promise<{ loadI
 }
 
 export async function statusOf(app: ProducerApp, loadId: string): Promise<LoadStatus> {
-  return (await app.http.inject({ method: 'GET', url: `/load/${loadId}` })).json();
+  return (await app.http.inject({ method: 'GET', url: `/load/${loadId}`, headers: auth })).json();
 }
 
 /** Polls GET /load/:id until the load has ended. */
@@ -126,7 +134,11 @@ export interface SpawnedProducer {
 /** Runs `src/main.ts` as a real process with only the given environment (plus PATH). */
 export async function spawnProducer(env: Record<string, string>): Promise<SpawnedProducer> {
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['src/main.ts'], { cwd: appDir, env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['src/main.ts'], {
+    cwd: appDir,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: Record<string, unknown>[] = [];
   let stderr = '';
   let buffer = '';
@@ -145,6 +157,8 @@ export async function spawnProducer(env: Record<string, string>): Promise<Spawne
     }
   });
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, lines, stderr: () => stderr, ready, exited };
 }

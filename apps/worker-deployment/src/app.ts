@@ -2,12 +2,13 @@
  * The long-running worker a KEDA ScaledObject scales 0→N→0. Testable wiring: it takes an open
  * queue client and result sink and never touches signals, ports or process.exit (`main.ts` does).
  *
- * Stopping follows what the HPA does to a pod on scale-in (field-problems §2): intake stops at
+ * Stopping follows what the HPA does to a pod on scale-in (it picks any pod and sends SIGTERM, then
+ * SIGKILL after the grace period; docs/field-problems.md#scaledobject-workers): intake stops at
  * once, in-flight work gets `drainTimeoutMs` to finish, then its AbortSignal fires and it is
  * abandoned (redelivered to another replica), and the clients are closed within a budget.
  */
-import { sleep, withTimeout } from '@surge/core';
-import { createProcessor, describe, type Processor } from '@surge/processing';
+import { errorFields, sleep, withTimeout } from '@surge/core';
+import { combineObservers, createProcessor, type ProcessingObserver, type Processor } from '@surge/processing';
 import type { Consumer, QueueClient } from '@surge/queue-adapters';
 import type { ResultSink } from '@surge/results';
 import { noopTracer, type Logger, type MessagingTracer } from '@surge/telemetry';
@@ -26,6 +27,10 @@ export interface WorkerDeploymentOptions {
   tracer?: MessagingTracer;
   /** After the drain budget: how long abandoned handlers and closing the clients may take. Default 3000 ms. */
   closeTimeoutMs?: number;
+  /** Sees every delivery's report besides the metrics (keda-local's outcome file). */
+  observer?: ProcessingObserver;
+  /** The consumer stopped for good (retrying cannot fix its queue): main ends the process with the queue exit code. */
+  onGiveUp?: (error: Error) => void;
 }
 
 export interface StopSummary {
@@ -44,13 +49,13 @@ export class WorkerDeployment {
 
   constructor(options: WorkerDeploymentOptions) {
     this.options = options;
-    this.metrics = createWorkerMetrics(options.registry);
+    this.metrics = createWorkerMetrics(options.registry, () => this.ready);
     this.process = createProcessor({
       sink: options.sink,
       logger: options.logger,
       worker: { kind: 'deployment', instance: options.instance },
       maxDeliveries: options.maxDeliveries,
-      observer: this.metrics.observer,
+      observer: options.observer === undefined ? this.metrics.observer : combineObservers(this.metrics.observer, options.observer),
       tracer: options.tracer ?? noopTracer,
     });
   }
@@ -73,11 +78,19 @@ export class WorkerDeployment {
       },
       {
         concurrency: this.options.concurrency,
-        onError: (error) => logger.warn({ err: describe(error), queue: this.options.queue.queue }, 'consumer error'),
+        onError: (error) => logger.warn({ err: errorFields(error), queue: this.options.queue.queue }, 'consumer error'),
+        ...(this.options.onGiveUp ? { onGiveUp: this.options.onGiveUp } : {}),
       },
     );
-    this.metrics.consumerAttached.set(1);
-    logger.info({ queue: this.options.queue.queue, kind: this.options.queue.kind, concurrency: this.options.concurrency, results: this.options.sink.location }, 'consuming');
+    logger.info(
+      {
+        queue: this.options.queue.queue,
+        kind: this.options.queue.kind,
+        concurrency: this.options.concurrency,
+        results: this.options.sink.location,
+      },
+      'consuming',
+    );
   }
 
   /** Idempotent: every caller gets the same stop. */
@@ -89,7 +102,6 @@ export class WorkerDeployment {
   private async drainAndClose(): Promise<StopSummary> {
     const { logger, drainTimeoutMs } = this.options;
     const closeTimeoutMs = this.options.closeTimeoutMs ?? 3000;
-    this.metrics.consumerAttached.set(0);
     let drained = true;
     if (this.consumer) {
       logger.info({ inFlight: this.consumer.inFlight, drainTimeoutMs }, 'stopping intake; draining in-flight work');
@@ -101,12 +113,18 @@ export class WorkerDeployment {
         drained = false;
         logger.warn({ inFlight: this.consumer.inFlight }, 'drain budget spent: abandoning in-flight work');
         this.abortWork.abort();
-        await withTimeout(consumerStopped, closeTimeoutMs, 'abandoning in-flight work').catch((error: unknown) => logger.error({ err: describe(error) }, 'in-flight work did not stop; closing anyway'));
+        await withTimeout(consumerStopped, closeTimeoutMs, 'abandoning in-flight work').catch((error: unknown) =>
+          logger.error({ err: errorFields(error) }, 'in-flight work did not stop; closing anyway'),
+        );
       }
     }
     await Promise.all([
-      withTimeout(this.options.queue.close(), closeTimeoutMs, 'closing the queue client').catch((error: unknown) => logger.warn({ err: describe(error) }, 'queue client did not close cleanly')),
-      withTimeout(this.options.sink.close(), closeTimeoutMs, 'closing the result sink').catch((error: unknown) => logger.warn({ err: describe(error) }, 'result sink did not close cleanly')),
+      withTimeout(this.options.queue.close(), closeTimeoutMs, 'closing the queue client').catch((error: unknown) =>
+        logger.warn({ err: errorFields(error) }, 'queue client did not close cleanly'),
+      ),
+      withTimeout(this.options.sink.close(), closeTimeoutMs, 'closing the result sink').catch((error: unknown) =>
+        logger.warn({ err: errorFields(error) }, 'result sink did not close cleanly'),
+      ),
     ]);
     logger.info({ drained }, 'stopped');
     return { drained };

@@ -3,7 +3,7 @@
  * are fed by the processing lib's observer hooks, so every outcome a delivery can have is counted
  * in exactly one place.
  */
-import type { ProcessingObserver } from '@surge/processing';
+import { DeadLetterReasons, type ProcessingObserver } from '@surge/processing';
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '@surge/metrics';
 
 export interface WorkerMetrics {
@@ -14,7 +14,8 @@ export interface WorkerMetrics {
 /** Abandon reasons as metric label values. */
 const FAILED_REASON = { failed: 'work', 'store-failed': 'result_store', aborted: 'shutdown', 'settle-failed': 'settle' } as const;
 
-export function createWorkerMetrics(registry: Registry): WorkerMetrics {
+/** `attached` is read at each scrape, so the gauge follows a consumer that detaches and comes back. */
+export function createWorkerMetrics(registry: Registry, attached: () => boolean = () => false): WorkerMetrics {
   const processed = new Counter({
     name: 'surge_worker_messages_processed_total',
     help: 'Messages completed after their result was stored; result="duplicate" when a result already existed and was kept (a redelivery).',
@@ -33,7 +34,11 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     labelNames: ['reason'],
     registers: [registry],
   });
-  const inFlight = new Gauge({ name: 'surge_worker_messages_in_flight', help: 'Deliveries being processed right now.', registers: [registry] });
+  const inFlight = new Gauge({
+    name: 'surge_worker_messages_in_flight',
+    help: 'Deliveries being processed right now.',
+    registers: [registry],
+  });
   const processing = new Histogram({
     name: 'surge_worker_processing_seconds',
     help: 'Time from taking up a delivery to settling it, by outcome.',
@@ -47,11 +52,18 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     buckets: LATENCY_BUCKETS_SECONDS,
     registers: [registry],
   });
-  const consumerAttached = new Gauge({ name: 'surge_worker_consumer_attached', help: '1 while the consumer is attached to the queue and taking messages.', registers: [registry] });
+  const consumerAttached = new Gauge({
+    name: 'surge_worker_consumer_attached',
+    help: '1 while the consumer is attached to the queue and taking messages (0 after repeated fetch failures, a lost connection, or on stop).',
+    registers: [registry],
+    collect() {
+      this.set(attached() ? 1 : 0);
+    },
+  });
   // Series exist from the start, so rate() and absent() behave before the first message.
   for (const result of ['written', 'duplicate']) processed.inc({ result }, 0);
   for (const reason of Object.values(FAILED_REASON)) failed.inc({ reason }, 0);
-  for (const reason of ['InvalidMessage', 'MaxDeliveryCountExceeded']) deadLettered.inc({ reason }, 0);
+  for (const reason of Object.values(DeadLetterReasons)) deadLettered.inc({ reason }, 0);
 
   // Label children bound once: prom-client hashes the label set on every labelled call, per message.
   const processingBy = new Map<string, ReturnType<typeof processing.labels>>();

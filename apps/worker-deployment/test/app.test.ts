@@ -22,11 +22,28 @@ afterEach(async () => {
 
 async function setup(options: { drainTimeoutMs?: number; maxDeliveries?: number; concurrency?: number } = {}) {
   const dir = tempDir();
-  const config: EmbeddedQueueConfig = { kind: 'embedded', queue: uniqueQueue('dep'), dir: path.join(dir, 'queue'), leaseMs: 10_000, maxDeliveries: options.maxDeliveries ?? 5, maxProcessingMs: 60_000 };
+  const config: EmbeddedQueueConfig = {
+    kind: 'embedded',
+    queue: uniqueQueue('dep'),
+    dir: path.join(dir, 'queue'),
+    leaseMs: 10_000,
+    maxDeliveries: options.maxDeliveries ?? 5,
+    maxProcessingMs: 60_000,
+  };
   const queue = await createQueueClient(config);
   const sink: ResultSink = await createResultSink({ kind: 'local', dir: path.join(dir, 'results') });
   const registry = createRegistry({ app: 'worker-deployment', defaultMetrics: false });
-  const app = new WorkerDeployment({ queue, sink, logger, registry, concurrency: options.concurrency ?? 4, drainTimeoutMs: options.drainTimeoutMs ?? 5000, instance: 'test-w', maxDeliveries: config.maxDeliveries, closeTimeoutMs: 2000 });
+  const app = new WorkerDeployment({
+    queue,
+    sink,
+    logger,
+    registry,
+    concurrency: options.concurrency ?? 4,
+    drainTimeoutMs: options.drainTimeoutMs ?? 5000,
+    instance: 'test-w',
+    maxDeliveries: config.maxDeliveries,
+    closeTimeoutMs: 2000,
+  });
   const ops: OpsServer = await startOpsServer({ host: '127.0.0.1', port: 0, registry, ready: () => app.ready });
   open.push({ stop: () => ops.close() }, { stop: () => app.stop() });
   // The app closes its own clients on stop: the test reads and sends through separate ones.
@@ -55,7 +72,14 @@ describe('worker-deployment app', () => {
     await waitFor(async () => (await sink.list('load-app')).length === 20, 'results');
     await waitFor(async () => metricSum((await get('/metrics')).text, 'surge_worker_messages_processed_total') === 20, 'metrics');
     const text = (await get('/metrics')).text;
-    for (const name of ['surge_worker_messages_processed_total', 'surge_worker_messages_failed_total', 'surge_worker_messages_dead_lettered_total', 'surge_worker_messages_in_flight', 'surge_worker_processing_seconds', 'surge_worker_end_to_end_seconds']) {
+    for (const name of [
+      'surge_worker_messages_processed_total',
+      'surge_worker_messages_failed_total',
+      'surge_worker_messages_dead_lettered_total',
+      'surge_worker_messages_in_flight',
+      'surge_worker_processing_seconds',
+      'surge_worker_end_to_end_seconds',
+    ]) {
       expect(text).toMatch(new RegExp(`# HELP ${name} \\S`));
     }
     expect(metricSum(text, 'surge_worker_messages_processed_total', 'result="written"')).toBe(20);

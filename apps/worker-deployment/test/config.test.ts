@@ -16,7 +16,9 @@ describe('worker-deployment configuration', () => {
   });
 
   it('reads its own variables', () => {
-    expect(loadConfig({ PORT: '9000', HOST: '127.0.0.1', CONCURRENCY: '16', DRAIN_TIMEOUT_MS: '1000', WORKER_INSTANCE: 'pod-1' })).toMatchObject({ port: 9000, host: '127.0.0.1', concurrency: 16, drainTimeoutMs: 1000, instance: 'pod-1' });
+    expect(
+      loadConfig({ PORT: '9000', HOST: '127.0.0.1', CONCURRENCY: '16', DRAIN_TIMEOUT_MS: '1000', WORKER_INSTANCE: 'pod-1' }),
+    ).toMatchObject({ port: 9000, host: '127.0.0.1', concurrency: 16, drainTimeoutMs: 1000, instance: 'pod-1' });
   });
 
   it('names the variable of a bad value', () => {

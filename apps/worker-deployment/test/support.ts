@@ -73,7 +73,12 @@ export function accountWrites(procs: readonly WorkerProcess[]): WriteAccounting 
  * one stored result, no result was written twice (overwritten), and where the writer's log line
  * survived, the stored content is that writer's.
  */
-export async function checkResults(sink: ResultSink, loadId: string, ids: readonly string[], accounting: WriteAccounting): Promise<{ stored: number; verifiedWriters: number }> {
+export async function checkResults(
+  sink: ResultSink,
+  loadId: string,
+  ids: readonly string[],
+  accounting: WriteAccounting,
+): Promise<{ stored: number; verifiedWriters: number }> {
   const keys = await sink.list(loadId);
   const stored = new Set(keys.map((k) => k.messageId));
   if (keys.length !== stored.size) throw new Error('a result name appears twice');

@@ -1,23 +1,19 @@
 /**
- * One run of the worker-job, as KEDA's ScaledJob expects (field-problems §1: a job that waits on
- * an empty queue or never exits keeps counting as running): receive up to N messages with a
- * bounded wait, process them, close the queue client within a budget, and report an exit code.
+ * One run of the worker-job, as KEDA's ScaledJob expects (a Job that waits on an empty queue or
+ * never exits keeps counting as running and holds a slot of the pool; see
+ * docs/field-problems.md#scaledjob-workers): receive up to N messages with a bounded wait, process them, close the queue client within a budget, and report an exit code.
  * No signals, no process.exit here — `main.ts` owns those; tests drive this with an AbortSignal.
  */
-import { describe, createProcessor, type ProcessingReport, type ProcessingObserver } from '@surge/processing';
-import type { Delivery, QueueClient } from '@surge/queue-adapters';
+import { WorkerExitCodes, createProcessor, type ProcessingReport, type ProcessingObserver } from '@surge/processing';
+import { isQueueError, type Delivery, type QueueClient } from '@surge/queue-adapters';
 import type { ResultSink } from '@surge/results';
 import { noopTracer, type Logger, type MessagingTracer } from '@surge/telemetry';
-import { withTimeout } from '@surge/core';
+import { errorFields, errorMessage, isSurgeError, withTimeout } from '@surge/core';
 
 /** Documented in the README; Kubernetes shows them as the pod's exit code. */
 export const ExitCodes = {
-  /** Done (including work failures, which the queue retries) or the queue was empty. */
-  OK: 0,
-  CONFIG: 2,
-  QUEUE: 3,
-  RESULTS: 4,
-  UNEXPECTED: 5,
+  /** OK also when the queue was empty. */
+  ...WorkerExitCodes,
   /**
    * The work deadline (WORK_DEADLINE_MS from process start) passed: the work was stopped and the
    * message abandoned (redelivered with delivery count + 1). The base's podFailurePolicy fails the
@@ -64,18 +60,36 @@ export async function runJob(options: JobOptions): Promise<JobOutcome> {
   const sink = sinkOpened.status === 'fulfilled' ? sinkOpened.value : undefined;
   const close = async (): Promise<void> => {
     await Promise.all([
-      queue && withTimeout(queue.close(), closeTimeoutMs, 'closing the queue client').catch((error: unknown) => logger.warn({ err: describe(error) }, 'queue client did not close cleanly')),
-      sink && withTimeout(sink.close(), closeTimeoutMs, 'closing the result sink').catch((error: unknown) => logger.warn({ err: describe(error) }, 'result sink did not close cleanly')),
+      queue &&
+        withTimeout(queue.close(), closeTimeoutMs, 'closing the queue client').catch((error: unknown) =>
+          logger.warn({ err: errorFields(error) }, 'queue client did not close cleanly'),
+        ),
+      sink &&
+        withTimeout(sink.close(), closeTimeoutMs, 'closing the result sink').catch((error: unknown) =>
+          logger.warn({ err: errorFields(error) }, 'result sink did not close cleanly'),
+        ),
     ]);
   };
 
+  // A folder that cannot be used (EMBEDDED_QUEUE_DIR, RESULTS_DIR) is a configuration error like a bad variable.
+  const configFailure = [queueOpened, sinkOpened].find(
+    (opened) => opened.status === 'rejected' && isSurgeError(opened.reason) && opened.reason.code === 'CONFIG_INVALID',
+  );
+  if (configFailure?.status === 'rejected') {
+    await close();
+    return { exitCode: ExitCodes.CONFIG, reason: `configuration error: ${errorMessage(configFailure.reason)}`, reports: [] };
+  }
   if (queueOpened.status === 'rejected') {
     await close();
-    return { exitCode: ExitCodes.QUEUE, reason: `queue unavailable: ${describe(queueOpened.reason).message}`, reports: [] };
+    return { exitCode: ExitCodes.QUEUE, reason: `queue unavailable: ${errorMessage(queueOpened.reason)}`, reports: [] };
   }
   if (sinkOpened.status === 'rejected' || !queue || !sink) {
     await close();
-    return { exitCode: ExitCodes.RESULTS, reason: `result store unavailable: ${describe(sinkOpened.status === 'rejected' ? sinkOpened.reason : 'not opened').message}`, reports: [] };
+    return {
+      exitCode: ExitCodes.RESULTS,
+      reason: `result store unavailable: ${errorMessage(sinkOpened.status === 'rejected' ? sinkOpened.reason : 'not opened')}`,
+      reports: [],
+    };
   }
 
   // One stop signal for the receive wait and the work: SIGTERM or the work deadline, whichever comes
@@ -88,7 +102,10 @@ export async function runJob(options: JobOptions): Promise<JobOutcome> {
   const expire = () => {
     if (stoppedBy === undefined) {
       stoppedBy = 'deadline';
-      logger.warn({ workDeadlineMs: options.workDeadline?.budgetMs }, 'work deadline passed: stopping the work; the delivery is abandoned for redelivery');
+      logger.warn(
+        { workDeadlineMs: options.workDeadline?.budgetMs },
+        'work deadline passed: stopping the work; the delivery is abandoned for redelivery',
+      );
     }
     deadline.abort();
   };
@@ -103,15 +120,28 @@ export async function runJob(options: JobOptions): Promise<JobOutcome> {
 
   try {
     const tracer = options.tracer ?? noopTracer;
-    logger.debug({ queue: queue.queue, kind: queue.kind, max: options.receiveCount, waitMs: options.receiveWaitMs, results: sink.location }, 'receiving');
-    const deliveries = await tracer.receive(queue.queue, () => receiveUnlessAborted(queue, options.receiveCount, options.receiveWaitMs, stop));
+    logger.debug(
+      { queue: queue.queue, kind: queue.kind, max: options.receiveCount, waitMs: options.receiveWaitMs, results: sink.location },
+      'receiving',
+    );
+    const deliveries = await tracer.receive(queue.queue, () =>
+      receiveUnlessAborted(queue, options.receiveCount, options.receiveWaitMs, stop),
+    );
     if (deliveries === 'aborted') {
-      if (stoppedBy === 'deadline') return { exitCode: ExitCodes.DEADLINE, reason: `${deadlineReason()} before a message arrived`, reports: [] };
+      if (stoppedBy === 'deadline')
+        return { exitCode: ExitCodes.DEADLINE, reason: `${deadlineReason()} before a message arrived`, reports: [] };
       return { exitCode: ExitCodes.OK, reason: 'stopped by a signal before a message arrived', reports: [] };
     }
     if (deliveries.length === 0) return { exitCode: ExitCodes.OK, reason: `queue empty after ${options.receiveWaitMs} ms`, reports: [] };
 
-    const handle = createProcessor({ sink, logger, worker: { kind: 'job', instance: options.instance }, maxDeliveries: options.maxDeliveries, tracer, ...(options.observer ? { observer: options.observer } : {}) });
+    const handle = createProcessor({
+      sink,
+      logger,
+      worker: { kind: 'job', instance: options.instance },
+      maxDeliveries: options.maxDeliveries,
+      tracer,
+      ...(options.observer ? { observer: options.observer } : {}),
+    });
     const reports: ProcessingReport[] = [];
     let exitCode: ExitCode = ExitCodes.OK;
     let failure = '';
@@ -128,20 +158,28 @@ export async function runJob(options: JobOptions): Promise<JobOutcome> {
       reports.push(report);
       if (report.outcome === 'store-failed') {
         exitCode = ExitCodes.RESULTS;
-        failure = `result store failed: ${describe(report.error).message}`;
+        failure = `result store failed: ${errorMessage(report.error)}`;
       } else if (report.outcome === 'settle-failed') {
         exitCode = ExitCodes.QUEUE;
-        failure = `settling message ${report.messageId} failed: ${describe(report.error).message}`;
+        failure = `settling message ${report.messageId} failed: ${errorMessage(report.error)}`;
       }
     }
     // A deadline that passed after the last message was already done changes nothing: exit 0.
     if (exitCode === ExitCodes.OK && stoppedBy === 'deadline' && handedBack > 0) {
-      return { exitCode: ExitCodes.DEADLINE, reason: `${deadlineReason()}: ${handedBack} message(s) abandoned for redelivery; ${summarize(reports, false)}`, reports };
+      return {
+        exitCode: ExitCodes.DEADLINE,
+        reason: `${deadlineReason()}: ${handedBack} message(s) abandoned for redelivery; ${summarize(reports, false)}`,
+        reports,
+      };
     }
     return { exitCode, reason: exitCode === ExitCodes.OK ? summarize(reports, stoppedBy === 'signal') : failure, reports };
   } catch (error) {
-    const queueFailure = typeof (error as { code?: unknown }).code === 'string' && String((error as { code: string }).code).startsWith('QUEUE_');
-    return { exitCode: queueFailure ? ExitCodes.QUEUE : ExitCodes.UNEXPECTED, reason: `${queueFailure ? 'queue failure' : 'unexpected error'}: ${describe(error).message}`, reports: [] };
+    const queueFailure = isQueueError(error);
+    return {
+      exitCode: queueFailure ? ExitCodes.QUEUE : ExitCodes.UNEXPECTED,
+      reason: `${queueFailure ? 'queue failure' : 'unexpected error'}: ${errorMessage(error)}`,
+      reports: [],
+    };
   } finally {
     clearTimeout(deadlineTimer);
     signal.removeEventListener('abort', onSignal);
@@ -172,7 +210,13 @@ async function receiveUnlessAborted(queue: QueueClient, max: number, waitMs: num
 
 async function abandonQuietly(deliveries: readonly Delivery[], logger: Logger): Promise<void> {
   await Promise.all(
-    deliveries.map((d) => d.abandon().catch((error: unknown) => logger.warn({ messageId: d.id, queue: d.queue, err: describe(error) }, 'abandon failed; the broker redelivers it anyway'))),
+    deliveries.map((d) =>
+      d
+        .abandon()
+        .catch((error: unknown) =>
+          logger.warn({ messageId: d.id, queue: d.queue, err: errorFields(error) }, 'abandon failed; the broker redelivers it anyway'),
+        ),
+    ),
   );
 }
 

@@ -20,15 +20,30 @@ describe('worker-job configuration', () => {
   });
 
   it('reads its own variables', () => {
-    const config = loadConfig({ RECEIVE_COUNT: '10', RECEIVE_WAIT_MS: '0', WORKER_INSTANCE: 'job-abc', LOG_LEVEL: 'warn', RESULTS_KIND: 'blob', AZURE_STORAGE_ACCOUNT_URL: 'https://a.blob.core.windows.net' });
-    expect(config).toMatchObject({ receiveCount: 10, receiveWaitMs: 0, instance: 'job-abc', logLevel: 'warn', results: { kind: 'blob', container: 'surge-results' } });
+    const config = loadConfig({
+      RECEIVE_COUNT: '10',
+      RECEIVE_WAIT_MS: '0',
+      WORKER_INSTANCE: 'job-abc',
+      LOG_LEVEL: 'warn',
+      RESULTS_KIND: 'blob',
+      AZURE_STORAGE_ACCOUNT_URL: 'https://a.blob.core.windows.net',
+    });
+    expect(config).toMatchObject({
+      receiveCount: 10,
+      receiveWaitMs: 0,
+      instance: 'job-abc',
+      logLevel: 'warn',
+      results: { kind: 'blob', container: 'surge-results' },
+    });
   });
 
   it('the work deadline follows the lock renewal unless set, and must end inside it', () => {
     expect(loadConfig({ QUEUE_MAX_PROCESSING_MS: '120000' }).workDeadlineMs).toBe(108_000);
     expect(loadConfig({ QUEUE_MAX_PROCESSING_MS: '1200000' }).workDeadlineMs).toBe(1_140_000);
     expect(loadConfig({ WORK_DEADLINE_MS: '960000' }).workDeadlineMs).toBe(960_000);
-    expect(() => loadConfig({ WORK_DEADLINE_MS: '960001' })).toThrow(new ConfigError('WORK_DEADLINE_MS', 'an integer from 1000 to 960000 (at most QUEUE_MAX_PROCESSING_MS, the lock renewal)', '960001'));
+    expect(() => loadConfig({ WORK_DEADLINE_MS: '960001' })).toThrow(
+      new ConfigError('WORK_DEADLINE_MS', 'an integer from 1000 to 960000 (at most QUEUE_MAX_PROCESSING_MS, the lock renewal)', '960001'),
+    );
   });
 
   it('names the variable of a bad value', () => {

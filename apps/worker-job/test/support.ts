@@ -13,7 +13,9 @@ export function runJob(env: Record<string, string>): WorkerProcess {
 }
 
 /** Runs one job to its end; resolves with its exit code, the final log line and stderr. */
-export async function runJobToEnd(env: Record<string, string>): Promise<{ code: number | null; signal: NodeJS.Signals | null; reason: unknown; stderr: string; job: WorkerProcess }> {
+export async function runJobToEnd(
+  env: Record<string, string>,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; reason: unknown; stderr: string; job: WorkerProcess }> {
   const job = runJob(env);
   const { code, signal } = await job.exited;
   const final = job.logs.find((l) => l.msg === 'worker-job finished' || l.msg === 'worker-job failed');

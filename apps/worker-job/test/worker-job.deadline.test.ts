@@ -19,11 +19,25 @@ afterAll(async () => {
 
 async function setup() {
   const dir = tempDir();
-  const config: EmbeddedQueueConfig = { kind: 'embedded', queue: uniqueQueue('deadline'), dir: path.join(dir, 'queue'), leaseMs: 30_000, maxDeliveries: 5, maxProcessingMs: 60_000 };
+  const config: EmbeddedQueueConfig = {
+    kind: 'embedded',
+    queue: uniqueQueue('deadline'),
+    dir: path.join(dir, 'queue'),
+    leaseMs: 30_000,
+    maxDeliveries: 5,
+    maxProcessingMs: 60_000,
+  };
   const queue = await createQueueClient(config);
   clients.push(queue);
   const resultsDir = path.join(dir, 'results');
-  const env = { QUEUE_KIND: 'embedded', QUEUE_NAME: config.queue, EMBEDDED_QUEUE_DIR: config.dir, QUEUE_MAX_DELIVERIES: '5', QUEUE_MAX_PROCESSING_MS: '60000', RESULTS_DIR: resultsDir };
+  const env = {
+    QUEUE_KIND: 'embedded',
+    QUEUE_NAME: config.queue,
+    EMBEDDED_QUEUE_DIR: config.dir,
+    QUEUE_MAX_DELIVERIES: '5',
+    QUEUE_MAX_PROCESSING_MS: '60000',
+    RESULTS_DIR: resultsDir,
+  };
   return { queue, env, sink: await createResultSink({ kind: 'local', dir: resultsDir }) };
 }
 
@@ -35,8 +49,14 @@ describe('worker-job work deadline (WORK_DEADLINE_MS)', () => {
     const run = await runJobToEnd({ ...env, WORK_DEADLINE_MS: '3000' });
     expect(run.code).toBe(6);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toMatch(/^worker-job: exit 6: work deadline of 3000 ms from process start passed \(WORK_DEADLINE_MS\): 1 message\(s\) abandoned for redelivery/);
-    expect(run.job.logs.some((l) => l.msg === 'work deadline passed: stopping the work; the delivery is abandoned for redelivery' && l.workDeadlineMs === 3000)).toBe(true);
+    expect(run.stderr).toMatch(
+      /^worker-job: exit 6: work deadline of 3000 ms from process start passed \(WORK_DEADLINE_MS\): 1 message\(s\) abandoned for redelivery/,
+    );
+    expect(
+      run.job.logs.some(
+        (l) => l.msg === 'work deadline passed: stopping the work; the delivery is abandoned for redelivery' && l.workDeadlineMs === 3000,
+      ),
+    ).toBe(true);
     expect(run.job.logs.find((l) => l.msg === 'worker-job failed')).toMatchObject({ exitCode: 6 });
     expect(await sink.list('load-deadline')).toEqual([]);
     expect(await queue.depth()).toMatchObject({ ready: 1, inFlight: 0 });
@@ -65,7 +85,9 @@ describe('worker-job work deadline (WORK_DEADLINE_MS)', () => {
     const { queue, env } = await setup();
     const run = await runJobToEnd({ ...env, RECEIVE_WAIT_MS: '60000', WORK_DEADLINE_MS: '2000' });
     expect(run.code).toBe(6);
-    expect(run.stderr).toMatch(/^worker-job: exit 6: work deadline of 2000 ms from process start passed \(WORK_DEADLINE_MS\) before a message arrived/);
+    expect(run.stderr).toMatch(
+      /^worker-job: exit 6: work deadline of 2000 ms from process start passed \(WORK_DEADLINE_MS\) before a message arrived/,
+    );
     expect(await queue.depth()).toMatchObject({ ready: 0, inFlight: 0 });
   });
 
@@ -80,9 +102,13 @@ describe('worker-job work deadline (WORK_DEADLINE_MS)', () => {
   it('exit 2 with one line naming WORK_DEADLINE_MS: not a number, or past the lock renewal', async () => {
     const notANumber = await runJobToEnd({ WORK_DEADLINE_MS: 'soon' });
     expect(notANumber.code).toBe(2);
-    expect(notANumber.stderr).toBe('configuration error: WORK_DEADLINE_MS: expected an integer from 1000 to 960000 (at most QUEUE_MAX_PROCESSING_MS, the lock renewal), got "soon"\n');
+    expect(notANumber.stderr).toBe(
+      'configuration error: WORK_DEADLINE_MS: expected an integer from 1000 to 960000 (at most QUEUE_MAX_PROCESSING_MS, the lock renewal), got "soon"\n',
+    );
     const tooLong = await runJobToEnd({ QUEUE_MAX_PROCESSING_MS: '60000', WORK_DEADLINE_MS: '90000' });
     expect(tooLong.code).toBe(2);
-    expect(tooLong.stderr).toBe('configuration error: WORK_DEADLINE_MS: expected an integer from 1000 to 60000 (at most QUEUE_MAX_PROCESSING_MS, the lock renewal), got 90000\n');
+    expect(tooLong.stderr).toBe(
+      'configuration error: WORK_DEADLINE_MS: expected an integer from 1000 to 60000 (at most QUEUE_MAX_PROCESSING_MS, the lock renewal), got 90000\n',
+    );
   });
 });

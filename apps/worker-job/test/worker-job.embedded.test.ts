@@ -18,11 +18,24 @@ afterAll(async () => {
 
 async function setup(options: { maxDeliveries?: number } = {}) {
   const dir = tempDir();
-  const config: EmbeddedQueueConfig = { kind: 'embedded', queue: uniqueQueue('job'), dir: path.join(dir, 'queue'), leaseMs: 30_000, maxDeliveries: options.maxDeliveries ?? 5, maxProcessingMs: 60_000 };
+  const config: EmbeddedQueueConfig = {
+    kind: 'embedded',
+    queue: uniqueQueue('job'),
+    dir: path.join(dir, 'queue'),
+    leaseMs: 30_000,
+    maxDeliveries: options.maxDeliveries ?? 5,
+    maxProcessingMs: 60_000,
+  };
   const queue = await createQueueClient(config);
   clients.push(queue);
   const resultsDir = path.join(dir, 'results');
-  const env = { QUEUE_KIND: 'embedded', QUEUE_NAME: config.queue, EMBEDDED_QUEUE_DIR: config.dir, QUEUE_MAX_DELIVERIES: String(config.maxDeliveries), RESULTS_DIR: resultsDir };
+  const env = {
+    QUEUE_KIND: 'embedded',
+    QUEUE_NAME: config.queue,
+    EMBEDDED_QUEUE_DIR: config.dir,
+    QUEUE_MAX_DELIVERIES: String(config.maxDeliveries),
+    RESULTS_DIR: resultsDir,
+  };
   return { queue, env, resultsDir, sink: await createResultSink({ kind: 'local', dir: resultsDir }) };
 }
 
@@ -106,7 +119,11 @@ describe('worker-job on the embedded queue', () => {
       expect(run.code).toBe(0);
       reasons.push(run.reason);
     }
-    expect(reasons).toEqual(['processed 1 message(s): 1 failed', 'processed 1 message(s): 1 failed', 'processed 1 message(s): 1 dead-lettered']);
+    expect(reasons).toEqual([
+      'processed 1 message(s): 1 failed',
+      'processed 1 message(s): 1 failed',
+      'processed 1 message(s): 1 dead-lettered',
+    ]);
     const dead = await queue.peekDeadLetters(5);
     expect(dead.map((d) => [d.id, d.reason])).toEqual([[messages[0]!.id, 'MaxDeliveryCountExceeded']]);
     expect(await sink.list('load-poison')).toEqual([]);
@@ -115,7 +132,9 @@ describe('worker-job on the embedded queue', () => {
 
   it('invalid message: dead-lettered at once with the reason', async () => {
     const { queue, env } = await setup();
-    await queue.send([{ id: '6d3c1d2e-1111-4b6b-9d7c-000000000001', body: Buffer.from(JSON.stringify({ version: 1, id: 'not-a-uuid', hello: 'world' })) }]);
+    await queue.send([
+      { id: '6d3c1d2e-1111-4b6b-9d7c-000000000001', body: Buffer.from(JSON.stringify({ version: 1, id: 'not-a-uuid', hello: 'world' })) },
+    ]);
     const run = await runJobToEnd(env);
     expect(run.code).toBe(0);
     expect(run.reason).toBe('processed 1 message(s): 1 dead-lettered');
@@ -133,7 +152,11 @@ describe('worker-job on the embedded queue', () => {
   });
 
   it('exit 3 when the broker is unreachable, with a one-line reason', async () => {
-    const run = await runJobToEnd({ QUEUE_KIND: 'rabbitmq', RABBITMQ_URL: 'amqp://surge:secret-pw@127.0.0.1:1/', RESULTS_DIR: path.join(tempDir(), 'r') });
+    const run = await runJobToEnd({
+      QUEUE_KIND: 'rabbitmq',
+      RABBITMQ_URL: 'amqp://surge:secret-pw@127.0.0.1:1/',
+      RESULTS_DIR: path.join(tempDir(), 'r'),
+    });
     expect(run.code).toBe(3);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toMatch(/^worker-job: exit 3: queue unavailable/);
@@ -141,13 +164,13 @@ describe('worker-job on the embedded queue', () => {
   });
 
   it('exit 4 when the result store cannot be used; the message stays in the queue', async () => {
-    const { queue, env } = await setup();
-    const notAFolder = path.join(tempDir(), 'file');
-    writeFileSync(notAFolder, 'x');
+    const { queue, env, resultsDir } = await setup();
+    // The load's folder is taken by a file: the result cannot be written.
+    writeFileSync(path.join(resultsDir, 'load-store'), 'x');
     await queue.send(workMessages({ loadId: 'load-store', count: 1 }).outgoing);
-    const run = await runJobToEnd({ ...env, RESULTS_DIR: path.join(notAFolder, 'results') });
+    const run = await runJobToEnd(env);
     expect(run.code).toBe(4);
-    expect(run.stderr).toMatch(/^worker-job: exit 4: result store unavailable/);
+    expect(run.stderr).toMatch(/^worker-job: exit 4: result store failed/);
     expect(run.job.logs.some((l) => l.level === 'error' && l.exitCode === 4)).toBe(true);
     expect(await queue.depth()).toMatchObject({ ready: 1, inFlight: 0 });
   });

@@ -24,7 +24,15 @@ afterAll(async () => {
 });
 
 async function setup(options: { maxDeliveries?: number } = {}) {
-  const config: RabbitMqQueueConfig = { kind: 'rabbitmq', queue: uniqueQueue('job'), url: broker.url, managementUrl: broker.managementUrl, prefetch: undefined, maxDeliveries: options.maxDeliveries ?? 5, maxProcessingMs: 60_000 };
+  const config: RabbitMqQueueConfig = {
+    kind: 'rabbitmq',
+    queue: uniqueQueue('job'),
+    url: broker.url,
+    managementUrl: broker.managementUrl,
+    prefetch: undefined,
+    maxDeliveries: options.maxDeliveries ?? 5,
+    maxProcessingMs: 60_000,
+  };
   const queue = await createQueueClient(config);
   clients.push(queue);
   const resultsDir = path.join(tempDir(), 'results');
@@ -89,14 +97,36 @@ describe('worker-job on RabbitMQ', () => {
     const { queue, env } = await setup();
     const { messages, outgoing } = workMessages({ loadId: 'load-blob-job', count: 2 });
     await queue.send(outgoing);
-    const run = await runJobToEnd({ ...env, RECEIVE_COUNT: '2', RESULTS_KIND: 'blob', AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString, RESULTS_CONTAINER: 'job-results', WORKER_INSTANCE: 'job-blob' });
+    const run = await runJobToEnd({
+      ...env,
+      RECEIVE_COUNT: '2',
+      RESULTS_KIND: 'blob',
+      AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      RESULTS_CONTAINER: 'job-results',
+      WORKER_INSTANCE: 'job-blob',
+    });
     expect([run.code, run.reason]).toEqual([0, 'processed 2 message(s): 2 completed']);
     expect(JSON.stringify(run.job.logs)).not.toContain('AccountKey');
     // Read back through a sink of our own (the raw-SDK view of names and content is checked in libs/testing's Azurite test).
-    const blobs = await createResultSink({ kind: 'blob', connectionString: azurite.connectionString, accountUrl: undefined, container: 'job-results' });
+    const blobs = await createResultSink({
+      kind: 'blob',
+      connectionString: azurite.connectionString,
+      accountUrl: undefined,
+      container: 'job-results',
+    });
     clients.push(blobs);
-    expect((await blobs.list('load-blob-job')).map((k) => resultName(k)).sort()).toEqual(messages.map((m) => `load-blob-job/${m.id}.json`).sort());
+    expect((await blobs.list('load-blob-job')).map((k) => resultName(k)).sort()).toEqual(
+      messages.map((m) => `load-blob-job/${m.id}.json`).sort(),
+    );
     const stored = await blobs.read({ loadId: 'load-blob-job', messageId: messages[1]!.id });
-    expect(stored).toMatchObject({ version: 1, messageId: messages[1]!.id, loadId: 'load-blob-job', seq: 1, worker: { kind: 'job', instance: 'job-blob' }, deliveryAttempt: 1, outcome: 'succeeded' });
+    expect(stored).toMatchObject({
+      version: 1,
+      messageId: messages[1]!.id,
+      loadId: 'load-blob-job',
+      seq: 1,
+      worker: { kind: 'job', instance: 'job-blob' },
+      deliveryAttempt: 1,
+      outcome: 'succeeded',
+    });
   });
 });

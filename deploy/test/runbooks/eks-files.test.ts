@@ -40,9 +40,19 @@ describe('eks runbook files', () => {
 
   it('the ClusterConfig template has the EBS CSI add-on with its IAM role, OIDC, and only prefix-derived names', () => {
     const text = readFileSync(path.join(RUNBOOKS, 'eks/cluster.yaml'), 'utf8');
-    const config = parse(text.replaceAll('surge-sentinel-cluster', 'p1-eks').replaceAll('surge-sentinel-region', 'eu-west-1').replaceAll('surge-sentinel-prefix', 'p1'));
+    const config = parse(
+      text
+        .replaceAll('surge-sentinel-cluster', 'p1-eks')
+        .replaceAll('surge-sentinel-region', 'eu-west-1')
+        .replaceAll('surge-sentinel-prefix', 'p1'),
+    );
     expect(JSON.stringify(config)).not.toContain('surge-sentinel-');
-    expect(config).toMatchObject({ apiVersion: 'eksctl.io/v1alpha5', kind: 'ClusterConfig', metadata: { name: 'p1-eks', region: 'eu-west-1' }, iam: { withOIDC: true } });
+    expect(config).toMatchObject({
+      apiVersion: 'eksctl.io/v1alpha5',
+      kind: 'ClusterConfig',
+      metadata: { name: 'p1-eks', region: 'eu-west-1' },
+      iam: { withOIDC: true },
+    });
     expect(config.addons).toContainEqual({ name: 'aws-ebs-csi-driver', wellKnownPolicies: { ebsCSIController: true } });
     expect(config.managedNodeGroups.length).toBeGreaterThan(0);
   });
@@ -51,7 +61,9 @@ describe('eks runbook files', () => {
     expect(rendered.status, rendered.stderr).toBe(0);
     const metadata = webScaledObject.spec.triggers[0].metadata;
     expect(metadata.query).toBe('sum(nginx_connections_active{job="nginx-svc"})');
-    expect(metadata.serverAddress).toBe(`http://${libValue('PROMETHEUS_SERVICE')}.${libValue('PROMETHEUS_NAMESPACE')}.svc.cluster.local:80`);
+    expect(metadata.serverAddress).toBe(
+      `http://${libValue('PROMETHEUS_SERVICE')}.${libValue('PROMETHEUS_NAMESPACE')}.svc.cluster.local:80`,
+    );
     // the nginx-svc job keeps endpoints of Service web, port "metrics": both names must exist in the overlay
     const job = scrapeConfigs.find((j) => j.job_name === 'nginx-svc');
     const keep = job.relabel_configs.find((r: any) => r.action === 'keep');
@@ -100,14 +112,18 @@ describe('eks runbook files', () => {
 async function metricsServer(active: number): Promise<Server> {
   const server = createServer((_request, response) => {
     response.setHeader('content-type', 'text/plain; version=0.0.4');
-    response.end(`# TYPE nginx_connections_active gauge\nnginx_connections_active ${active}\n# TYPE surge_queue_messages_ready gauge\nsurge_queue_messages_ready{queue="surge-work"} 0\n`);
+    response.end(
+      `# TYPE nginx_connections_active gauge\nnginx_connections_active ${active}\n# TYPE surge_queue_messages_ready gauge\nsurge_queue_messages_ready{queue="surge-work"} 0\n`,
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
 }
 
 /** The Debian prometheus binary on a loopback port with this configuration and a private TSDB. */
-async function startPrometheus(config: object): Promise<{ query: (q: string) => Promise<any[]>; waitFor: (q: string, ok: (r: any[]) => boolean) => Promise<any[]>; stop: () => void }> {
+async function startPrometheus(
+  config: object,
+): Promise<{ query: (q: string) => Promise<any[]>; waitFor: (q: string, ok: (r: any[]) => boolean) => Promise<any[]>; stop: () => void }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'surge-prometheus-'));
   writeFileSync(path.join(dir, 'prometheus.yml'), stringify(config));
   const port = await new Promise<number>((resolve) => {
@@ -118,7 +134,16 @@ async function startPrometheus(config: object): Promise<{ query: (q: string) => 
   });
   let child: ChildProcess;
   try {
-    child = spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: 'ignore' });
+    child = spawn(
+      'prometheus',
+      [
+        `--config.file=${path.join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ],
+      { stdio: 'ignore' },
+    );
   } catch {
     throw new Error('prometheus is not installed: apt-get install prometheus (Debian package; only the binary is used)');
   }

@@ -76,7 +76,13 @@ export async function startStandinServer(handler: Handler, record: string): Prom
       }
       appendFileSync(record, `${JSON.stringify({ cli: call.cli, argv: call.argv, code: answer.code, pass: answer.pass ?? false })}\n`);
       const stdout = Buffer.from(answer.stdout ?? '', 'utf8');
-      socket.end(Buffer.concat([Buffer.from(`${answer.code}\n${answer.pass ? 'pass' : 'answer'}\n${stdout.length}\n`), stdout, Buffer.from(answer.stderr ?? '', 'utf8')]));
+      socket.end(
+        Buffer.concat([
+          Buffer.from(`${answer.code}\n${answer.pass ? 'pass' : 'answer'}\n${stdout.length}\n`),
+          stdout,
+          Buffer.from(answer.stderr ?? '', 'utf8'),
+        ]),
+      );
     });
     socket.on('error', () => undefined);
   });
@@ -108,7 +114,11 @@ export interface ScriptRun {
 }
 
 /** Runs `bash <script> ARGS` (a name in deploy/runbooks, or an absolute path) with the stand-ins first on PATH; stdin is /dev/null. */
-export function runScript(script: string, args: readonly string[], options: { bin: string; port: number; record: string; env?: Record<string, string> }): Promise<ScriptRun> {
+export function runScript(
+  script: string,
+  args: readonly string[],
+  options: { bin: string; port: number; record: string; env?: Record<string, string> },
+): Promise<ScriptRun> {
   const inherited = process.env['PATH'] ?? '';
   const env: Record<string, string> = {
     HOME: process.env['HOME'] ?? tmpdir(),
@@ -121,7 +131,11 @@ export function runScript(script: string, args: readonly string[], options: { bi
     ...options.env,
   };
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [path.isAbsolute(script) ? script : path.join(RUNBOOKS, script), ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [path.isAbsolute(script) ? script : path.join(RUNBOOKS, script), ...args], {
+      cwd: REPO,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));

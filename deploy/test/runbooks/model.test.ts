@@ -38,7 +38,9 @@ async function flow(body: string): Promise<{ stdout: string; stderr: string; mod
 
 describe('flow model behind the recording stand-ins (checks the flow model, not the cloud)', () => {
   it('answers a show with not-found until the resource is created, then with canned JSON', async () => {
-    const { stdout, model } = await flow('az group show -n rg1; echo "rc=$?"; az group create -n rg1 -l westeurope >/dev/null; az group show -n rg1; echo "rc=$?"');
+    const { stdout, model } = await flow(
+      'az group show -n rg1; echo "rc=$?"; az group create -n rg1 -l westeurope >/dev/null; az group show -n rg1; echo "rc=$?"',
+    );
     expect(stdout).toMatch(/^rc=3\n/);
     expect(stdout).toMatch(/"name":"rg1"[^\n]*\nrc=0/);
     expect(model.violations).toEqual([]);
@@ -67,7 +69,9 @@ describe('flow model behind the recording stand-ins (checks the flow model, not 
   });
 
   it('flags kubectl before any cluster credentials, an unpinned chart and a docker password on argv', async () => {
-    const { model } = await flow('kubectl get namespace surge; aws eks update-kubeconfig --name nope --region eu-west-1; helm upgrade --install keda keda --repo https://kedacore.github.io/charts -n keda --create-namespace; docker login --username AWS -p secret registry.example');
+    const { model } = await flow(
+      'kubectl get namespace surge; aws eks update-kubeconfig --name nope --region eu-west-1; helm upgrade --install keda keda --repo https://kedacore.github.io/charts -n keda --create-namespace; docker login --username AWS -p secret registry.example',
+    );
     const all = model.violations.join('\n');
     expect(all).toMatch(/before any cluster's credentials/);
     expect(all).toMatch(/refers to eks:cluster eu-west-1\/nope/);
@@ -91,6 +95,8 @@ describe('plan checks of --dry-run output', () => {
     expect(planProblems(`${header}+ az group create -n '' -l westeurope\n`, 'pfx1').join('\n')).toMatch(/empty value/);
     expect(planProblems(`${header}+ az group create --name= -l x\n`, 'pfx1').join('\n')).toMatch(/empty value/);
     expect(planProblems(`${header}+ az group create -n $RG\n`, 'pfx1').join('\n')).toMatch(/unexpanded shell variable/);
-    expect(planProblems('+ az group create -n pfx1-rg\n# prefix pfx1\n', 'pfx1').join('\n')).toMatch(/not printed before the first command/);
+    expect(planProblems('+ az group create -n pfx1-rg\n# prefix pfx1\n', 'pfx1').join('\n')).toMatch(
+      /not printed before the first command/,
+    );
   });
 });

@@ -45,24 +45,64 @@ export interface FlowEvent {
 }
 
 /** Kinds whose objects are not namespaced. */
-const CLUSTER_SCOPED = new Set(['Namespace', 'StorageClass', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PersistentVolume', 'PriorityClass', 'ClusterTriggerAuthentication']);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'StorageClass',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'CustomResourceDefinition',
+  'PersistentVolume',
+  'PriorityClass',
+  'ClusterTriggerAuthentication',
+]);
 
 const KIND_ALIASES: Record<string, string> = {
-  ns: 'Namespace', namespace: 'Namespace', namespaces: 'Namespace',
-  secret: 'Secret', secrets: 'Secret',
-  sc: 'StorageClass', storageclass: 'StorageClass', storageclasses: 'StorageClass',
-  deploy: 'Deployment', deployment: 'Deployment', deployments: 'Deployment',
-  sts: 'StatefulSet', statefulset: 'StatefulSet', statefulsets: 'StatefulSet',
-  svc: 'Service', service: 'Service', services: 'Service',
-  scaledobject: 'ScaledObject', scaledobjects: 'ScaledObject', so: 'ScaledObject',
-  scaledjob: 'ScaledJob', scaledjobs: 'ScaledJob', sj: 'ScaledJob',
-  configmap: 'ConfigMap', configmaps: 'ConfigMap', cm: 'ConfigMap',
-  serviceaccount: 'ServiceAccount', serviceaccounts: 'ServiceAccount', sa: 'ServiceAccount',
-  pv: 'PersistentVolume', persistentvolume: 'PersistentVolume', persistentvolumes: 'PersistentVolume',
-  pvc: 'PersistentVolumeClaim', persistentvolumeclaim: 'PersistentVolumeClaim', persistentvolumeclaims: 'PersistentVolumeClaim',
-  pod: 'Pod', pods: 'Pod', job: 'Job', jobs: 'Job', node: 'Node', nodes: 'Node',
-  triggerauthentication: 'TriggerAuthentication', triggerauthentications: 'TriggerAuthentication',
-  crd: 'CustomResourceDefinition', crds: 'CustomResourceDefinition', customresourcedefinition: 'CustomResourceDefinition',
+  ns: 'Namespace',
+  namespace: 'Namespace',
+  namespaces: 'Namespace',
+  secret: 'Secret',
+  secrets: 'Secret',
+  sc: 'StorageClass',
+  storageclass: 'StorageClass',
+  storageclasses: 'StorageClass',
+  deploy: 'Deployment',
+  deployment: 'Deployment',
+  deployments: 'Deployment',
+  sts: 'StatefulSet',
+  statefulset: 'StatefulSet',
+  statefulsets: 'StatefulSet',
+  svc: 'Service',
+  service: 'Service',
+  services: 'Service',
+  scaledobject: 'ScaledObject',
+  scaledobjects: 'ScaledObject',
+  so: 'ScaledObject',
+  scaledjob: 'ScaledJob',
+  scaledjobs: 'ScaledJob',
+  sj: 'ScaledJob',
+  configmap: 'ConfigMap',
+  configmaps: 'ConfigMap',
+  cm: 'ConfigMap',
+  serviceaccount: 'ServiceAccount',
+  serviceaccounts: 'ServiceAccount',
+  sa: 'ServiceAccount',
+  pv: 'PersistentVolume',
+  persistentvolume: 'PersistentVolume',
+  persistentvolumes: 'PersistentVolume',
+  pvc: 'PersistentVolumeClaim',
+  persistentvolumeclaim: 'PersistentVolumeClaim',
+  persistentvolumeclaims: 'PersistentVolumeClaim',
+  pod: 'Pod',
+  pods: 'Pod',
+  job: 'Job',
+  jobs: 'Job',
+  node: 'Node',
+  nodes: 'Node',
+  triggerauthentication: 'TriggerAuthentication',
+  triggerauthentications: 'TriggerAuthentication',
+  crd: 'CustomResourceDefinition',
+  crds: 'CustomResourceDefinition',
+  customresourcedefinition: 'CustomResourceDefinition',
 };
 
 /** What a chart's release creates that scripts refer to afterwards (kubectl rollout status, port-forward…). */
@@ -185,7 +225,11 @@ export class FlowModel {
     for (const [id, resource] of this.live) {
       const inGroup = ref.type === 'az:group' && resource.group === ref.name;
       const inCluster = (ref.type === 'eks:cluster' || ref.type === 'az:aks') && resource.cluster === ref.key;
-      const inNamespace = ref.type === 'k8s:Namespace' && resource.namespace !== undefined && resource.cluster !== undefined && `${resource.cluster}/${resource.namespace}` === ref.key;
+      const inNamespace =
+        ref.type === 'k8s:Namespace' &&
+        resource.namespace !== undefined &&
+        resource.cluster !== undefined &&
+        `${resource.cluster}/${resource.namespace}` === ref.key;
       if (inGroup || inCluster || inNamespace) this.live.delete(id);
     }
   }
@@ -199,7 +243,9 @@ export class FlowModel {
       answer = this.settle(call, refs) ?? interpreted.answer();
     } catch (error) {
       if (!(error instanceof Unmodelled)) throw error;
-      this.violations.push(`[${this.phase}] unmodelled command (add it to the model's table): ${call.cli} ${call.argv.join(' ')} — ${error.message}`);
+      this.violations.push(
+        `[${this.phase}] unmodelled command (add it to the model's table): ${call.cli} ${call.argv.join(' ')} — ${error.message}`,
+      );
       answer = { code: 2, stderr: `flow-test model: unmodelled command ${call.cli} ${call.argv.join(' ')}\n` };
     }
     this.events.push({ phase: this.phase, cli: call.cli, argv: call.argv, refs, code: answer.code });
@@ -218,13 +264,17 @@ export class FlowModel {
         case 'use':
         case 'update':
           if (!present) {
-            this.violations.push(`[${this.phase}] ${call.cli} ${call.argv.join(' ')}: refers to ${ref.type} ${ref.key}, which was not created earlier and is not an input`);
+            this.violations.push(
+              `[${this.phase}] ${call.cli} ${call.argv.join(' ')}: refers to ${ref.type} ${ref.key}, which was not created earlier and is not an input`,
+            );
             return { code: notFound.code, stderr: notFound.message(`${ref.type} ${ref.key}`) };
           }
           break;
         case 'create':
           if (present) {
-            this.violations.push(`[${this.phase}] ${call.cli} ${call.argv.join(' ')}: creates ${ref.type} ${ref.key} a second time (no show/get before the create)`);
+            this.violations.push(
+              `[${this.phase}] ${call.cli} ${call.argv.join(' ')}: creates ${ref.type} ${ref.key} a second time (no show/get before the create)`,
+            );
             return { code: 1, stderr: `AlreadyExists: ${ref.type} ${ref.key}\n` };
           }
           this.add(ref);
@@ -235,7 +285,9 @@ export class FlowModel {
         case 'delete':
           if (!present) {
             if (ref.optional) break;
-            this.violations.push(`[${this.phase}] ${call.cli} ${call.argv.join(' ')}: deletes ${ref.type} ${ref.key}, which does not exist`);
+            this.violations.push(
+              `[${this.phase}] ${call.cli} ${call.argv.join(' ')}: deletes ${ref.type} ${ref.key}, which does not exist`,
+            );
             return { code: notFound.code, stderr: notFound.message(`${ref.type} ${ref.key}`) };
           }
           this.remove(ref);
@@ -273,7 +325,9 @@ export class FlowModel {
 
   private cluster(call: Call): string {
     if (this.currentCluster === undefined) {
-      this.violations.push(`[${this.phase}] ${call.cli} ${call.argv.join(' ')}: talks to a cluster before any cluster's credentials were fetched`);
+      this.violations.push(
+        `[${this.phase}] ${call.cli} ${call.argv.join(' ')}: talks to a cluster before any cluster's credentials were fetched`,
+      );
       return '(no cluster)';
     }
     return this.currentCluster;
@@ -282,22 +336,34 @@ export class FlowModel {
   private k8s(action: Action, cluster: string, kind: string, name: string, namespace: string | undefined, optional = false): Ref[] {
     const scoped = CLUSTER_SCOPED.has(kind);
     const ns = scoped ? undefined : (namespace ?? 'default');
-    const ref: Ref = { action, type: `k8s:${kind}`, key: scoped ? `${cluster}/${name}` : `${cluster}/${ns}/${name}`, name, cluster, ...(ns ? { namespace: ns } : {}), optional };
+    const ref: Ref = {
+      action,
+      type: `k8s:${kind}`,
+      key: scoped ? `${cluster}/${name}` : `${cluster}/${ns}/${name}`,
+      name,
+      cluster,
+      ...(ns ? { namespace: ns } : {}),
+      optional,
+    };
     // a namespaced object needs its namespace (unless the object is being deleted with it)
-    const needs: Ref[] = ns && action !== 'delete' ? [{ action: 'use', type: 'k8s:Namespace', key: `${cluster}/${ns}`, name: ns, cluster }] : [];
+    const needs: Ref[] =
+      ns && action !== 'delete' ? [{ action: 'use', type: 'k8s:Namespace', key: `${cluster}/${ns}`, name: ns, cluster }] : [];
     return [...needs, ref];
   }
 
   /** Objects created with a cluster: the namespaces and storage EKS/AKS ship. */
   private clusterBuiltins(cluster: string, storageClass: string): void {
-    for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) this.add({ action: 'create', type: 'k8s:Namespace', key: `${cluster}/${ns}`, name: ns, cluster });
+    for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease'])
+      this.add({ action: 'create', type: 'k8s:Namespace', key: `${cluster}/${ns}`, name: ns, cluster });
     this.add({ action: 'create', type: 'k8s:StorageClass', key: `${cluster}/${storageClass}`, name: storageClass, cluster });
   }
 
   private manifestRefs(call: Call, text: string, cluster: string, namespace: string | undefined, action: Action): Ref[] {
     const refs: Ref[] = [];
     const namespacesHere = new Set<string>();
-    const docs = parseAllDocuments(text).map((doc) => doc.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string } } | null);
+    const docs = parseAllDocuments(text).map(
+      (doc) => doc.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string } } | null,
+    );
     for (const doc of docs) if (doc?.kind === 'Namespace' && doc.metadata?.name) namespacesHere.add(doc.metadata.name);
     for (const doc of docs) {
       if (!doc?.kind || !doc.metadata?.name) continue;
@@ -313,12 +379,42 @@ export class FlowModel {
 
   private kubectl(call: Call): { refs: Ref[]; answer: () => Answer } {
     const argv = call.argv;
-    const verbs = words(argv, new Set(['-n', '--namespace', '-o', '--output', '-f', '--filename', '-l', '--selector', '--for', '--timeout', '--context', '--kubeconfig', '--address', '--field-manager', '--type', '-p', '--patch', '--from-literal', '--from-file', '--docker-server', '--docker-username', '--docker-password', '--docker-email']));
+    const verbs = words(
+      argv,
+      new Set([
+        '-n',
+        '--namespace',
+        '-o',
+        '--output',
+        '-f',
+        '--filename',
+        '-l',
+        '--selector',
+        '--for',
+        '--timeout',
+        '--context',
+        '--kubeconfig',
+        '--address',
+        '--field-manager',
+        '--type',
+        '-p',
+        '--patch',
+        '--from-literal',
+        '--from-file',
+        '--docker-server',
+        '--docker-username',
+        '--docker-password',
+        '--docker-email',
+      ]),
+    );
     const verb = verbs[0];
     const ns = option(argv, '-n', '--namespace');
-    const ok = (stdout = ''): (() => Answer) => () => ({ code: 0, stdout });
+    const ok =
+      (stdout = ''): (() => Answer) =>
+      () => ({ code: 0, stdout });
     if (verb === 'kustomize') return { refs: [], answer: () => ({ code: 0, pass: true }) };
-    if (verb === 'version' || verb === 'cluster-info' || (verb === 'config' && verbs[1] === 'current-context')) return { refs: [], answer: ok('stand-in\n') };
+    if (verb === 'version' || verb === 'cluster-info' || (verb === 'config' && verbs[1] === 'current-context'))
+      return { refs: [], answer: ok('stand-in\n') };
     const cluster = this.cluster(call);
     const kindName = (): { kind: string; name: string | undefined } => {
       const target = required(verbs[1], 'resource', call);
@@ -347,9 +443,14 @@ export class FlowModel {
           const name = required(verbs[what === 'secret' ? 3 : 2], 'name', call);
           for (const source of options(argv, '--from-file')) {
             const file = source.includes('=') ? source.slice(source.indexOf('=') + 1) : source;
-            if (!existsSync(path.resolve(call.cwd, file))) this.violations.push(`[${this.phase}] kubectl ${argv.join(' ')}: --from-file ${file} does not exist`);
+            if (!existsSync(path.resolve(call.cwd, file)))
+              this.violations.push(`[${this.phase}] kubectl ${argv.join(' ')}: --from-file ${file} does not exist`);
           }
-          if (has(argv, '--dry-run')) return { refs: this.k8s('use', cluster, 'Namespace', ns ?? 'default', undefined).slice(-1), answer: ok(`apiVersion: v1\nkind: ${kind}\nmetadata:\n  name: ${name}\n  namespace: ${ns ?? 'default'}\n`) };
+          if (has(argv, '--dry-run'))
+            return {
+              refs: this.k8s('use', cluster, 'Namespace', ns ?? 'default', undefined).slice(-1),
+              answer: ok(`apiVersion: v1\nkind: ${kind}\nmetadata:\n  name: ${name}\n  namespace: ${ns ?? 'default'}\n`),
+            };
           return { refs: this.k8s('create', cluster, kind, name, ns), answer: ok() };
         }
         throw new Unmodelled(`kubectl create ${what}`);
@@ -362,14 +463,37 @@ export class FlowModel {
           return {
             refs,
             answer: () => {
-              const names = [...this.live.values()].filter((r) => r.type === `k8s:${kind}` && r.cluster === cluster && (CLUSTER_SCOPED.has(kind) || r.namespace === (ns ?? 'default'))).map((r) => r.name);
-              const group = kind === 'StorageClass' ? 'storageclass.storage.k8s.io' : kind === 'PersistentVolume' ? 'persistentvolume' : kind.toLowerCase();
-              return { code: 0, stdout: option(argv, '-o', '--output') === 'name' ? names.map((n) => `${group}/${n}\n`).join('') : JSON.stringify({ items: names.map((n) => ({ metadata: { name: n } })) }) };
+              const names = [...this.live.values()]
+                .filter(
+                  (r) =>
+                    r.type === `k8s:${kind}` && r.cluster === cluster && (CLUSTER_SCOPED.has(kind) || r.namespace === (ns ?? 'default')),
+                )
+                .map((r) => r.name);
+              const group =
+                kind === 'StorageClass'
+                  ? 'storageclass.storage.k8s.io'
+                  : kind === 'PersistentVolume'
+                    ? 'persistentvolume'
+                    : kind.toLowerCase();
+              return {
+                code: 0,
+                stdout:
+                  option(argv, '-o', '--output') === 'name'
+                    ? names.map((n) => `${group}/${n}\n`).join('')
+                    : JSON.stringify({ items: names.map((n) => ({ metadata: { name: n } })) }),
+              };
             },
           };
         }
         const jsonpath = option(argv, '-o', '--output');
-        return { refs: this.k8s('probe', cluster, kind, name, ns), answer: ok(jsonpath?.startsWith('jsonpath') ? this.plausibleJsonpath(jsonpath) : JSON.stringify({ kind, metadata: { name, namespace: ns } })) };
+        return {
+          refs: this.k8s('probe', cluster, kind, name, ns),
+          answer: ok(
+            jsonpath?.startsWith('jsonpath')
+              ? this.plausibleJsonpath(jsonpath)
+              : JSON.stringify({ kind, metadata: { name, namespace: ns } }),
+          ),
+        };
       }
       case 'delete': {
         if (has(argv, '-f')) throw new Unmodelled('kubectl delete -f');
@@ -388,14 +512,21 @@ export class FlowModel {
         const [kindWord, name] = target.split('/') as [string, string | undefined];
         const kind = KIND_ALIASES[kindWord.toLowerCase()];
         if (!kind || !name || (sub !== 'status' && sub !== 'restart')) throw new Unmodelled(`kubectl rollout ${sub} ${target}`);
-        return { refs: this.k8s(sub === 'status' ? 'use' : 'update', cluster, kind, name, ns), answer: ok(`${target} successfully rolled out\n`) };
+        return {
+          refs: this.k8s(sub === 'status' ? 'use' : 'update', cluster, kind, name, ns),
+          answer: ok(`${target} successfully rolled out\n`),
+        };
       }
       case 'wait': {
         const target = required(verbs[1], 'target', call);
         const [kindWord, name] = target.split('/') as [string, string | undefined];
         const kind = KIND_ALIASES[kindWord.toLowerCase()];
         if (!kind) throw new Unmodelled(`kubectl wait ${target}`);
-        const refs = name ? this.k8s('use', cluster, kind, name, ns) : CLUSTER_SCOPED.has(kind) ? [] : this.k8s('use', cluster, 'Namespace', ns ?? 'default', undefined).slice(-1);
+        const refs = name
+          ? this.k8s('use', cluster, kind, name, ns)
+          : CLUSTER_SCOPED.has(kind)
+            ? []
+            : this.k8s('use', cluster, 'Namespace', ns ?? 'default', undefined).slice(-1);
         return { refs, answer: ok('condition met\n') };
       }
       case 'port-forward': {
@@ -403,7 +534,10 @@ export class FlowModel {
         const [kindWord, name] = target.split('/') as [string, string];
         const kind = KIND_ALIASES[kindWord.toLowerCase()] ?? kindWord;
         const [localPort] = (verbs[2] ?? '').split(':');
-        return { refs: this.k8s('use', cluster, kind, name, ns), answer: ok(`Forwarding from 127.0.0.1:${localPort} -> ${verbs[2]?.split(':')[1] ?? ''}\n`) };
+        return {
+          refs: this.k8s('use', cluster, kind, name, ns),
+          answer: ok(`Forwarding from 127.0.0.1:${localPort} -> ${verbs[2]?.split(':')[1] ?? ''}\n`),
+        };
       }
       default:
         throw new Unmodelled(`kubectl ${verb ?? ''}`);
@@ -421,36 +555,57 @@ export class FlowModel {
 
   private helm(call: Call): { refs: Ref[]; answer: () => Answer } {
     const argv = call.argv;
-    const verbs = words(argv, new Set(['-n', '--namespace', '--version', '--repo', '-f', '--values', '--timeout', '--set', '--kubeconfig']));
+    const verbs = words(
+      argv,
+      new Set(['-n', '--namespace', '--version', '--repo', '-f', '--values', '--timeout', '--set', '--kubeconfig']),
+    );
     const ns = option(argv, '-n', '--namespace') ?? 'default';
-    const ok = (stdout = ''): (() => Answer) => () => ({ code: 0, stdout });
+    const ok =
+      (stdout = ''): (() => Answer) =>
+      () => ({ code: 0, stdout });
     if (verbs[0] === 'repo' && (verbs[1] === 'add' || verbs[1] === 'update')) return { refs: [], answer: ok() };
     const cluster = this.cluster(call);
-    const release = (action: Action, name: string, optional = false): Ref => ({ action, type: 'helm:release', key: `${cluster}/${ns}/${name}`, name, cluster, namespace: ns, optional });
+    const release = (action: Action, name: string, optional = false): Ref => ({
+      action,
+      type: 'helm:release',
+      key: `${cluster}/${ns}/${name}`,
+      name,
+      cluster,
+      namespace: ns,
+      optional,
+    });
     switch (verbs[0]) {
       case 'upgrade':
       case 'install': {
         if (verbs[0] === 'upgrade' && !has(argv, '--install')) throw new Unmodelled('helm upgrade without --install');
         const name = required(verbs[1], 'release', call);
         const chart = required(verbs[2], 'chart', call);
-        if (!has(argv, '--version')) this.violations.push(`[${this.phase}] helm ${argv.join(' ')}: chart ${chart} is not pinned (--version)`);
+        if (!has(argv, '--version'))
+          this.violations.push(`[${this.phase}] helm ${argv.join(' ')}: chart ${chart} is not pinned (--version)`);
         for (const file of [...options(argv, '-f'), ...options(argv, '--values')]) {
-          if (!existsSync(path.resolve(call.cwd, file))) this.violations.push(`[${this.phase}] helm ${argv.join(' ')}: values file ${file} does not exist`);
+          if (!existsSync(path.resolve(call.cwd, file)))
+            this.violations.push(`[${this.phase}] helm ${argv.join(' ')}: values file ${file} does not exist`);
         }
         const refs: Ref[] = has(argv, '--create-namespace')
           ? [{ action: 'apply', type: 'k8s:Namespace', key: `${cluster}/${ns}`, name: ns, cluster }]
           : [{ action: 'use', type: 'k8s:Namespace', key: `${cluster}/${ns}`, name: ns, cluster }];
         refs.push(release(verbs[0] === 'install' ? 'create' : 'apply', name));
         const chartName = chart.split('/').pop() as string;
-        for (const object of CHART_OBJECTS[chartName] ?? []) refs.push(...this.k8s('apply', cluster, object.kind, object.name, ns).slice(-1));
+        for (const object of CHART_OBJECTS[chartName] ?? [])
+          refs.push(...this.k8s('apply', cluster, object.kind, object.name, ns).slice(-1));
         return { refs, answer: ok(`Release "${name}" has been upgraded. Happy Helming!\n`) };
       }
       case 'status':
         return { refs: [release('probe', required(verbs[1], 'release', call))], answer: ok(`NAME: ${verbs[1]}\nSTATUS: deployed\n`) };
       case 'uninstall': {
         const name = required(verbs[1], 'release', call);
-        const chartObjects = (CHART_OBJECTS[name] ?? []).map((object) => ({ ...this.k8s('delete', cluster, object.kind, object.name, ns, true).slice(-1)[0] as Ref }));
-        return { refs: [release('delete', name, has(argv, '--ignore-not-found')), ...chartObjects], answer: ok(`release "${name}" uninstalled\n`) };
+        const chartObjects = (CHART_OBJECTS[name] ?? []).map((object) => ({
+          ...(this.k8s('delete', cluster, object.kind, object.name, ns, true).slice(-1)[0] as Ref),
+        }));
+        return {
+          refs: [release('delete', name, has(argv, '--ignore-not-found')), ...chartObjects],
+          answer: ok(`release "${name}" uninstalled\n`),
+        };
       }
       case 'list':
         return { refs: [], answer: ok('[]') };
@@ -463,15 +618,38 @@ export class FlowModel {
 
   private eksctl(call: Call): { refs: Ref[]; answer: () => Answer } {
     const argv = call.argv;
-    const verbs = words(argv, new Set(['-f', '--config-file', '--name', '--region', '--cluster', '--kubeconfig', '-o', '--output', '--timeout']));
-    const ok = (stdout = ''): (() => Answer) => () => ({ code: 0, stdout });
+    const verbs = words(
+      argv,
+      new Set(['-f', '--config-file', '--name', '--region', '--cluster', '--kubeconfig', '-o', '--output', '--timeout']),
+    );
+    const ok =
+      (stdout = ''): (() => Answer) =>
+      () => ({ code: 0, stdout });
     const config = (): { name: string; region: string; addons: string[] } => {
       const file = required(option(argv, '-f', '--config-file'), '-f FILE', call);
-      const doc = parseAllDocuments(readFileSync(path.resolve(call.cwd, file), 'utf8'))[0]?.toJS() as { metadata?: { name?: string; region?: string }; addons?: { name: string }[] };
-      return { name: required(doc.metadata?.name, 'metadata.name in the config', call), region: required(doc.metadata?.region, 'metadata.region in the config', call), addons: (doc.addons ?? []).map((a) => a.name) };
+      const doc = parseAllDocuments(readFileSync(path.resolve(call.cwd, file), 'utf8'))[0]?.toJS() as {
+        metadata?: { name?: string; region?: string };
+        addons?: { name: string }[];
+      };
+      return {
+        name: required(doc.metadata?.name, 'metadata.name in the config', call),
+        region: required(doc.metadata?.region, 'metadata.region in the config', call),
+        addons: (doc.addons ?? []).map((a) => a.name),
+      };
     };
-    const clusterRef = (action: Action, name: string, region: string): Ref => ({ action, type: 'eks:cluster', key: `${region}/${name}`, name });
-    const addonRef = (action: Action, cluster: string, region: string, addon: string): Ref => ({ action, type: 'eks:addon', key: `${region}/${cluster}/${addon}`, name: addon, cluster: `${region}/${cluster}` });
+    const clusterRef = (action: Action, name: string, region: string): Ref => ({
+      action,
+      type: 'eks:cluster',
+      key: `${region}/${name}`,
+      name,
+    });
+    const addonRef = (action: Action, cluster: string, region: string, addon: string): Ref => ({
+      action,
+      type: 'eks:addon',
+      key: `${region}/${cluster}/${addon}`,
+      name: addon,
+      cluster: `${region}/${cluster}`,
+    });
     const key = `${verbs[0] ?? ''} ${verbs[1] ?? ''}`;
     switch (key) {
       case 'create cluster': {
@@ -487,17 +665,26 @@ export class FlowModel {
       }
       case 'create addon': {
         const c = config();
-        return { refs: [clusterRef('use', c.name, c.region), ...c.addons.map((a) => addonRef('apply', c.name, c.region, a))], answer: ok() };
+        return {
+          refs: [clusterRef('use', c.name, c.region), ...c.addons.map((a) => addonRef('apply', c.name, c.region, a))],
+          answer: ok(),
+        };
       }
       case 'get cluster': {
         const name = required(option(argv, '--name'), '--name', call);
         const region = required(option(argv, '--region'), '--region', call);
-        return { refs: [clusterRef('probe', name, region)], answer: ok(JSON.stringify([{ Name: name, Region: region, Status: 'ACTIVE' }])) };
+        return {
+          refs: [clusterRef('probe', name, region)],
+          answer: ok(JSON.stringify([{ Name: name, Region: region, Status: 'ACTIVE' }])),
+        };
       }
       case 'get addon': {
         const cluster = required(option(argv, '--cluster'), '--cluster', call);
         const region = required(option(argv, '--region'), '--region', call);
-        return { refs: [clusterRef('use', cluster, region), addonRef('probe', cluster, region, required(option(argv, '--name'), '--name', call))], answer: ok('[]') };
+        return {
+          refs: [clusterRef('use', cluster, region), addonRef('probe', cluster, region, required(option(argv, '--name'), '--name', call))],
+          answer: ok('[]'),
+        };
       }
       case 'delete cluster': {
         const name = required(option(argv, '--name'), '--name', call);
@@ -516,17 +703,46 @@ export class FlowModel {
 
   private aws(call: Call): { refs: Ref[]; answer: () => Answer } {
     const argv = call.argv;
-    const verbs = words(argv, new Set(['--region', '--query', '--output', '--name', '--repository-name', '--repository-names', '--kubeconfig', '--image-scanning-configuration', '--image-tag-mutability']));
+    const verbs = words(
+      argv,
+      new Set([
+        '--region',
+        '--query',
+        '--output',
+        '--name',
+        '--repository-name',
+        '--repository-names',
+        '--kubeconfig',
+        '--image-scanning-configuration',
+        '--image-tag-mutability',
+      ]),
+    );
     const region = option(argv, '--region') ?? process.env['AWS_REGION'] ?? 'eu-west-1';
-    const ok = (stdout = ''): (() => Answer) => () => ({ code: 0, stdout });
+    const ok =
+      (stdout = ''): (() => Answer) =>
+      () => ({ code: 0, stdout });
     const repo = (action: Action, name: string): Ref => ({ action, type: 'aws:ecr-repository', key: `${region}/${name}`, name });
     const key = `${verbs[0] ?? ''} ${verbs[1] ?? ''}`;
     switch (key) {
       case 'sts get-caller-identity':
-        return { refs: [], answer: ok(option(argv, '--query') === 'Account' ? `${ACCOUNT}\n` : JSON.stringify({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/stand-in` })) };
+        return {
+          refs: [],
+          answer: ok(
+            option(argv, '--query') === 'Account'
+              ? `${ACCOUNT}\n`
+              : JSON.stringify({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/stand-in` }),
+          ),
+        };
       case 'ecr describe-repositories': {
         const names = required(option(argv, '--repository-names'), '--repository-names', call);
-        return { refs: [repo('probe', names)], answer: ok(JSON.stringify({ repositories: [{ repositoryName: names, repositoryUri: `${ACCOUNT}.dkr.ecr.${region}.amazonaws.com/${names}` }] })) };
+        return {
+          refs: [repo('probe', names)],
+          answer: ok(
+            JSON.stringify({
+              repositories: [{ repositoryName: names, repositoryUri: `${ACCOUNT}.dkr.ecr.${region}.amazonaws.com/${names}` }],
+            }),
+          ),
+        };
       }
       case 'ecr create-repository':
         return { refs: [repo('create', required(option(argv, '--repository-name'), '--repository-name', call))], answer: ok('{}') };
@@ -536,11 +752,17 @@ export class FlowModel {
         return { refs: [], answer: ok(`${ECR_PASSWORD}\n`) };
       case 'eks update-kubeconfig': {
         const name = required(option(argv, '--name'), '--name', call);
-        return { refs: [{ action: 'use', type: 'eks:cluster', key: `${region}/${name}`, name }], answer: () => ((this.currentCluster = `${region}/${name}`), { code: 0, stdout: `Added new context ${name}\n` }) };
+        return {
+          refs: [{ action: 'use', type: 'eks:cluster', key: `${region}/${name}`, name }],
+          answer: () => ((this.currentCluster = `${region}/${name}`), { code: 0, stdout: `Added new context ${name}\n` }),
+        };
       }
       case 'eks describe-cluster': {
         const name = required(option(argv, '--name'), '--name', call);
-        return { refs: [{ action: 'probe', type: 'eks:cluster', key: `${region}/${name}`, name }], answer: ok(option(argv, '--query') ? 'ACTIVE\n' : JSON.stringify({ cluster: { name, status: 'ACTIVE' } })) };
+        return {
+          refs: [{ action: 'probe', type: 'eks:cluster', key: `${region}/${name}`, name }],
+          answer: ok(option(argv, '--query') ? 'ACTIVE\n' : JSON.stringify({ cluster: { name, status: 'ACTIVE' } })),
+        };
       }
       default:
         throw new Unmodelled(`aws ${key}`);
@@ -550,18 +772,25 @@ export class FlowModel {
   private docker(call: Call): { refs: Ref[]; answer: () => Answer } {
     const argv = call.argv;
     const verbs = words(argv, new Set(['--username', '-u', '-t', '--tag', '-f', '--file', '--build-arg']));
-    const ok = (stdout = ''): (() => Answer) => () => ({ code: 0, stdout });
+    const ok =
+      (stdout = ''): (() => Answer) =>
+      () => ({ code: 0, stdout });
     switch (verbs[0]) {
       case 'login':
-        if (!has(argv, '--password-stdin') || call.stdin.trim() === '') this.violations.push(`[${this.phase}] docker ${argv.join(' ')}: the password must come on stdin`);
+        if (!has(argv, '--password-stdin') || call.stdin.trim() === '')
+          this.violations.push(`[${this.phase}] docker ${argv.join(' ')}: the password must come on stdin`);
         return { refs: [], answer: ok('Login Succeeded\n') };
       case 'push': {
         const ref = required(verbs[1], 'image', call);
         const match = /^(\d+)\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([^:]+):(.+)$/.exec(ref);
         if (!match) throw new Unmodelled(`docker push ${ref}: not an ECR reference`);
         const [, , region, repository] = match as unknown as [string, string, string, string];
-        if (!this.localImages.has(ref)) this.violations.push(`[${this.phase}] docker push ${ref}: no image was built with that tag earlier`);
-        return { refs: [{ action: 'use', type: 'aws:ecr-repository', key: `${region}/${repository}`, name: repository }], answer: ok(`${ref}: digest: sha256:${'0'.repeat(64)}\n`) };
+        if (!this.localImages.has(ref))
+          this.violations.push(`[${this.phase}] docker push ${ref}: no image was built with that tag earlier`);
+        return {
+          refs: [{ action: 'use', type: 'aws:ecr-repository', key: `${region}/${repository}`, name: repository }],
+          answer: ok(`${ref}: digest: sha256:${'0'.repeat(64)}\n`),
+        };
       }
       case 'build': {
         const tag = required(option(argv, '-t', '--tag'), '-t', call);
@@ -579,14 +808,21 @@ export class FlowModel {
     const before = argv.indexOf('--') < 0 ? argv : argv.slice(0, argv.indexOf('--'));
     const after = argv.indexOf('--') < 0 ? [] : argv.slice(argv.indexOf('--') + 1);
     const verbs = words(before, new Set(['-w', '--workspace']));
-    const ok = (stdout = ''): (() => Answer) => () => ({ code: 0, stdout });
+    const ok =
+      (stdout = ''): (() => Answer) =>
+      () => ({ code: 0, stdout });
     if (call.cli === 'npm' && verbs[0] === 'run') {
       switch (verbs[1]) {
         case 'check-manifests':
           for (const file of after) this.checked.set(path.resolve(call.cwd, file), readFileSync(path.resolve(call.cwd, file), 'utf8'));
           return { refs: [], answer: () => ({ code: 0, pass: true }) };
         case 'load':
-          return { refs: [], answer: ok(`load ${option(after, '--load-id') ?? ''}: completed, sent ${option(after, '--count') ?? '0'}/${option(after, '--count') ?? '0'}\n`) };
+          return {
+            refs: [],
+            answer: ok(
+              `load ${option(after, '--load-id') ?? ''}: completed, sent ${option(after, '--count') ?? '0'}/${option(after, '--count') ?? '0'}\n`,
+            ),
+          };
         case 'report':
           return { refs: [], answer: ok(`report written to ${option(after, '--out') ?? ''}\n`) };
         default:
@@ -601,7 +837,8 @@ export class FlowModel {
       }
       if (verbs[1] === 'image') {
         const tag = option(after, '--tag') ?? `surge/${app}:dev`;
-        if (!this.builtImages.has(app)) this.violations.push(`[${this.phase}] npx nx image ${app}: the bundle was not built first (npx nx build ${app})`);
+        if (!this.builtImages.has(app))
+          this.violations.push(`[${this.phase}] npx nx image ${app}: the bundle was not built first (npx nx build ${app})`);
         this.localImages.add(tag);
         return { refs: [], answer: ok(`${tag} 123 MB\n`) };
       }
@@ -613,11 +850,14 @@ export class FlowModel {
     const url = call.argv.find((arg) => /^https?:\/\//.test(arg));
     if (!url) throw new Unmodelled('curl without a URL');
     const { hostname, pathname } = new URL(url);
-    if (hostname !== '127.0.0.1' && hostname !== 'localhost') this.violations.push(`[${this.phase}] curl ${url}: the scripts reach the cluster through port-forwards on loopback only`);
+    if (hostname !== '127.0.0.1' && hostname !== 'localhost')
+      this.violations.push(`[${this.phase}] curl ${url}: the scripts reach the cluster through port-forwards on loopback only`);
     const now = Math.floor(Date.now() / 1000);
     let body = '';
-    if (pathname === '/api/v1/query') body = JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [now, '3'] }] } });
-    else if (pathname === '/api/v1/query_range') body = JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values: [[now, '3']] }] } });
+    if (pathname === '/api/v1/query')
+      body = JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [now, '3'] }] } });
+    else if (pathname === '/api/v1/query_range')
+      body = JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values: [[now, '3']] }] } });
     else if (pathname === '/-/ready') body = 'Prometheus Server is Ready.\n';
     else if (pathname === '/readyz' || pathname === '/livez') body = '{"status":"ok"}';
     else if (pathname === '/load') body = JSON.stringify({ loadId: 'stand-in-load', statusUrl: '/load/stand-in-load' });
@@ -642,7 +882,15 @@ export class FlowModel {
       return { action, type: `az:${type}`, key: `${group}/${parent ? `${parent}/` : ''}${leaf}`, name: leaf, group };
     };
     const groupRef = (action: Action, name = required(g, '-g', call)): Ref => ({ action, type: 'az:group', key: name, name, group: name });
-    const answerFor = (ref: Ref | undefined): (() => Answer) => () => ({ code: 0, stdout: query !== undefined ? `${this.plausibleAz(query, ref)}\n` : `${JSON.stringify({ id: ref ? this.azId(ref) : '/subscriptions/stand-in', name: ref?.name, provisioningState: 'Succeeded' })}\n` });
+    const answerFor =
+      (ref: Ref | undefined): (() => Answer) =>
+      () => ({
+        code: 0,
+        stdout:
+          query !== undefined
+            ? `${this.plausibleAz(query, ref)}\n`
+            : `${JSON.stringify({ id: ref ? this.azId(ref) : '/subscriptions/stand-in', name: ref?.name, provisioningState: 'Succeeded' })}\n`,
+      });
     // resources that live in a group: <az words> → type, and the option that names their parent
     const kinds: { prefix: string; type: string; parent?: string[] }[] = [
       { prefix: 'aks nodepool', type: 'aks-nodepool', parent: ['--cluster-name'] },
@@ -661,27 +909,60 @@ export class FlowModel {
     if (path_.startsWith('acr token ')) {
       const registry = required(option(argv, '-r', '--registry'), '-r', call);
       const acr = inGroupByName(this, 'acr', registry, call);
-      const token = (action: Action): Ref => ({ action, type: 'az:acr-token', key: `${registry}/${required(n, '-n', call)}`, name: required(n, '-n', call), ...(acr.group ? { group: acr.group } : {}) });
+      const token = (action: Action): Ref => ({
+        action,
+        type: 'az:acr-token',
+        key: `${registry}/${required(n, '-n', call)}`,
+        name: required(n, '-n', call),
+        ...(acr.group ? { group: acr.group } : {}),
+      });
       const verb = path_.slice('acr token '.length);
       if (verb === 'create') return { refs: [acr, token('create')], answer: answerFor(token('use')) };
       if (verb === 'show') return { refs: [token('probe')], answer: answerFor(token('use')) };
-      if (verb === 'credential generate') return { refs: [token('update')], answer: () => ({ code: 0, stdout: query ? `${PULL_PASSWORD}\n` : '{}' }) };
+      if (verb === 'credential generate')
+        return { refs: [token('update')], answer: () => ({ code: 0, stdout: query ? `${PULL_PASSWORD}\n` : '{}' }) };
       throw new Unmodelled(`az ${path_}`);
     }
     if (path_ === 'group create') return { refs: [groupRef('create', required(n, '-n', call))], answer: answerFor(groupRef('use', n)) };
     if (path_ === 'group show') return { refs: [groupRef('probe', required(n, '-n', call))], answer: answerFor(groupRef('use', n)) };
     if (path_ === 'group delete') return { refs: [groupRef('delete', required(n, '-n', call))], answer: () => ({ code: 0 }) };
-    if (path_ === 'account show') return { refs: [], answer: () => ({ code: 0, stdout: query ? `${uuid('subscription')}\n` : JSON.stringify({ id: uuid('subscription'), tenantId: uuid('tenant') }) }) };
+    if (path_ === 'account show')
+      return {
+        refs: [],
+        answer: () => ({
+          code: 0,
+          stdout: query ? `${uuid('subscription')}\n` : JSON.stringify({ id: uuid('subscription'), tenantId: uuid('tenant') }),
+        }),
+      };
     if (path_ === 'role assignment list') {
       // the assignments the model holds for that assignee, role and scope (empty when none)
       const key = `${option(argv, '--assignee', '--assignee-object-id')}|${option(argv, '--role')}|${option(argv, '--scope')}`;
-      return { refs: [], answer: () => ({ code: 0, stdout: this.exists('az:role-assignment', key) ? `/subscriptions/${uuid('subscription')}/providers/Microsoft.Authorization/roleAssignments/${uuid(key)}\n` : '' }) };
+      return {
+        refs: [],
+        answer: () => ({
+          code: 0,
+          stdout: this.exists('az:role-assignment', key)
+            ? `/subscriptions/${uuid('subscription')}/providers/Microsoft.Authorization/roleAssignments/${uuid(key)}\n`
+            : '',
+        }),
+      };
     }
     if (path_ === 'role assignment create') {
       const assignee = required(option(argv, '--assignee-object-id', '--assignee'), '--assignee-object-id', call);
       const scope = required(option(argv, '--scope'), '--scope', call);
       const group = /\/resourceGroups\/([^/]+)/i.exec(scope)?.[1];
-      return { refs: [{ action: 'create', type: 'az:role-assignment', key: `${assignee}|${option(argv, '--role')}|${scope}`, name: option(argv, '--role') ?? '', ...(group ? { group } : {}) }], answer: answerFor(undefined) };
+      return {
+        refs: [
+          {
+            action: 'create',
+            type: 'az:role-assignment',
+            key: `${assignee}|${option(argv, '--role')}|${scope}`,
+            name: option(argv, '--role') ?? '',
+            ...(group ? { group } : {}),
+          },
+        ],
+        answer: answerFor(undefined),
+      };
     }
     for (const kind of kinds) {
       if (!path_.startsWith(`${kind.prefix} `)) continue;
@@ -689,7 +970,8 @@ export class FlowModel {
       const parent = kind.parent ? required(option(argv, ...kind.parent), kind.parent.join('|'), call) : undefined;
       const parentRefs: Ref[] = [];
       if (kind.type === 'aks-nodepool') parentRefs.push(inGroup('aks', parent, 'use'));
-      if (kind.type === 'servicebus-queue' || kind.type === 'servicebus-sas') parentRefs.push(inGroup('servicebus-namespace', parent, 'use'));
+      if (kind.type === 'servicebus-queue' || kind.type === 'servicebus-sas')
+        parentRefs.push(inGroup('servicebus-namespace', parent, 'use'));
       if (kind.type === 'storage-container') parentRefs.push(inGroup('storage-account', parent, 'use'));
       if (kind.type === 'federated-credential') parentRefs.push(inGroup('identity', parent, 'use'));
       if (kind.type === 'subnet') parentRefs.push(inGroup('vnet', parent, 'use'));
@@ -726,7 +1008,8 @@ export class FlowModel {
                 if (!this.exists('k8s:Namespace', `${ref.key}/default`)) {
                   this.clusterBuiltins(ref.key, 'default');
                   if (this.aksAddons.get(ref.key)?.has('keda')) {
-                    for (const object of CHART_OBJECTS['keda'] ?? []) this.add(this.k8s('create', ref.key, object.kind, object.name, 'kube-system').slice(-1)[0] as Ref);
+                    for (const object of CHART_OBJECTS['keda'] ?? [])
+                      this.add(this.k8s('create', ref.key, object.kind, object.name, 'kube-system').slice(-1)[0] as Ref);
                   }
                 }
               }
@@ -735,12 +1018,21 @@ export class FlowModel {
           };
         case 'build': {
           const registry = required(option(argv, '-r', '--registry'), '-r', call);
-          return { refs: [inGroupByName(this, 'acr', registry, call)], answer: () => ({ code: 0, stdout: 'Run ID: stand-in was successful\n' }) };
+          return {
+            refs: [inGroupByName(this, 'acr', registry, call)],
+            answer: () => ({ code: 0, stdout: 'Run ID: stand-in was successful\n' }),
+          };
         }
         case 'repository show': {
           const registry = required(option(argv, '-n', '--name'), '-n', call);
           const image = required(option(argv, '--image'), '--image', call);
-          return { refs: [inGroupByName(this, 'acr', registry, call), { action: 'probe', type: 'az:acr-image', key: `${registry}/${image}`, name: image }], answer: answerFor(undefined) };
+          return {
+            refs: [
+              inGroupByName(this, 'acr', registry, call),
+              { action: 'probe', type: 'az:acr-image', key: `${registry}/${image}`, name: image },
+            ],
+            answer: answerFor(undefined),
+          };
         }
         default:
           throw new Unmodelled(`az ${path_}`);
@@ -777,7 +1069,8 @@ export class FlowModel {
 /** An Azure resource found by its name alone (acr build -r NAME): whichever group holds it. */
 function inGroupByName(model: FlowModel, type: string, name: string, call: Call): Ref {
   for (const resource of model.live.values()) {
-    if (resource.type === `az:${type}` && resource.name === name) return { action: 'use', type: resource.type, key: resource.key, name, ...(resource.group ? { group: resource.group } : {}) };
+    if (resource.type === `az:${type}` && resource.name === name)
+      return { action: 'use', type: resource.type, key: resource.key, name, ...(resource.group ? { group: resource.group } : {}) };
   }
   return { action: 'use', type: `az:${type}`, key: `(unknown group)/${name}`, name: required(name, 'name', call) };
 }

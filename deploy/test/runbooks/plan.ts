@@ -12,7 +12,8 @@ export function planProblems(stdout: string, prefix: string): string[] {
   const firstCommand = lines.findIndex((line) => line.startsWith('+ '));
   const header = lines.slice(0, firstCommand < 0 ? lines.length : firstCommand).join('\n');
   if (!header.includes(`# prefix ${prefix}`)) problems.push(`the prefix ${prefix} is not printed before the first command`);
-  if (!new RegExp(`#\\s+[A-Z_]+=\\S*${prefix}`).test(header)) problems.push('no derived name (VAR=…prefix…) is printed before the first command');
+  if (!new RegExp(`#\\s+[A-Z_]+=\\S*${prefix}`).test(header))
+    problems.push('no derived name (VAR=…prefix…) is printed before the first command');
   const commands = planCommands(stdout);
   if (commands.length === 0) problems.push('no command printed');
   for (const command of commands) {

@@ -24,7 +24,9 @@ const SCENARIOS: { script: string; prefix: string; args?: string[] }[] = [
 ];
 const PHASES = ['up', 'load', 'report', 'down'] as const;
 const present = SCENARIOS.filter((s) => existsSync(path.join(RUNBOOKS, s.script)));
-const scripts = readdirSync(RUNBOOKS).filter((f) => f.endsWith('.sh') && f !== 'lib.sh').sort();
+const scripts = readdirSync(RUNBOOKS)
+  .filter((f) => f.endsWith('.sh') && f !== 'lib.sh')
+  .sort();
 
 /** Cloud resources: what must derive from the prefix and be gone after `down`. */
 const isCloud = (type: string): boolean => /^(az|aws|eks):/.test(type);
@@ -79,9 +81,17 @@ describe.each(present)('$script --dry-run (a check of the printed plan, nothing 
 
   it.each(PHASES)('%s: exit 0, names first, every command filled in, no CLI called, nothing written', async (phase) => {
     const stateDir = path.join(work, `state-${phase}`);
-    const run = await runScript(script, [phase, '--dry-run', '--prefix', prefix, ...args], { bin, port: server.port, record: path.join(work, 'record.jsonl'), env: { SURGE_STATE_DIR: stateDir } });
+    const run = await runScript(script, [phase, '--dry-run', '--prefix', prefix, ...args], {
+      bin,
+      port: server.port,
+      record: path.join(work, 'record.jsonl'),
+      env: { SURGE_STATE_DIR: stateDir },
+    });
     expect(run.code, tail(run)).toBe(0);
-    expect(model.events.map((e) => `${e.cli} ${e.argv.join(' ')}`), 'stand-ins called under --dry-run').toEqual([]);
+    expect(
+      model.events.map((e) => `${e.cli} ${e.argv.join(' ')}`),
+      'stand-ins called under --dry-run',
+    ).toEqual([]);
     expect(existsSync(stateDir), '--dry-run created the state dir').toBe(false);
 
     expect(planProblems(run.stdout, prefix)).toEqual([]);
@@ -91,96 +101,113 @@ describe.each(present)('$script --dry-run (a check of the printed plan, nothing 
   });
 });
 
-describe.each(present)('$script flow against recording stand-ins (checks the script flow, not the cloud)', ({ script, prefix, args = [] }) => {
-  let model: FlowModel;
-  let server: Awaited<ReturnType<typeof startStandinServer>>;
-  let work: string;
-  let stateDir: string;
-  const runs = new Map<string, ScriptRun>();
-  /** generated secrets (state dir) and the secret values the stand-ins hand out */
-  const secrets = new Set<string>(MODEL_SECRETS);
-  const order = ['up', 'up-again', 'load', 'report', 'down'] as const;
+describe.each(present)(
+  '$script flow against recording stand-ins (checks the script flow, not the cloud)',
+  ({ script, prefix, args = [] }) => {
+    let model: FlowModel;
+    let server: Awaited<ReturnType<typeof startStandinServer>>;
+    let work: string;
+    let stateDir: string;
+    const runs = new Map<string, ScriptRun>();
+    /** generated secrets (state dir) and the secret values the stand-ins hand out */
+    const secrets = new Set<string>(MODEL_SECRETS);
+    const order = ['up', 'up-again', 'load', 'report', 'down'] as const;
 
-  beforeAll(async () => {
-    work = mkdtempSync(path.join(tmpdir(), 'surge-flow-'));
-    stateDir = path.join(work, 'state');
-    model = new FlowModel();
-    server = await startStandinServer((call) => model.handle(call), path.join(work, 'record.jsonl'));
-    // the phases in order against one model: what `up` created is what `load`, `report` and `down` find
-    for (const step of order) {
-      model.phase = step;
-      const phase = step === 'up-again' ? 'up' : step;
-      const run = await runScript(script, [phase, '--prefix', prefix, ...args], { bin, port: server.port, record: path.join(work, 'record.jsonl'), env: { SURGE_STATE_DIR: stateDir, SURGE_TAG: 'flowtest' } });
-      runs.set(step, run);
-      const secretsDir = path.join(stateDir, 'secrets');
-      if (existsSync(secretsDir)) for (const file of readdirSync(secretsDir)) secrets.add(readFileSync(path.join(secretsDir, file), 'utf8').trim());
-      if (run.code !== 0) break;
-    }
-  }, 180_000);
-  afterAll(() => {
-    server.server.close();
-    rmSync(work, { recursive: true, force: true });
-  });
+    beforeAll(async () => {
+      work = mkdtempSync(path.join(tmpdir(), 'surge-flow-'));
+      stateDir = path.join(work, 'state');
+      model = new FlowModel();
+      server = await startStandinServer((call) => model.handle(call), path.join(work, 'record.jsonl'));
+      // the phases in order against one model: what `up` created is what `load`, `report` and `down` find
+      for (const step of order) {
+        model.phase = step;
+        const phase = step === 'up-again' ? 'up' : step;
+        const run = await runScript(script, [phase, '--prefix', prefix, ...args], {
+          bin,
+          port: server.port,
+          record: path.join(work, 'record.jsonl'),
+          env: { SURGE_STATE_DIR: stateDir, SURGE_TAG: 'flowtest' },
+        });
+        runs.set(step, run);
+        const secretsDir = path.join(stateDir, 'secrets');
+        if (existsSync(secretsDir))
+          for (const file of readdirSync(secretsDir)) secrets.add(readFileSync(path.join(secretsDir, file), 'utf8').trim());
+        if (run.code !== 0) break;
+      }
+    }, 180_000);
+    afterAll(() => {
+      server.server.close();
+      rmSync(work, { recursive: true, force: true });
+    });
 
-  it.each(order)('%s exits 0', (step) => {
-    const run = runs.get(step);
-    expect(run, `${step} did not run: an earlier phase failed`).toBeDefined();
-    expect(run?.code, tail(run as ScriptRun)).toBe(0);
-  });
+    it.each(order)('%s exits 0', (step) => {
+      const run = runs.get(step);
+      expect(run, `${step} did not run: an earlier phase failed`).toBeDefined();
+      expect(run?.code, tail(run as ScriptRun)).toBe(0);
+    });
 
-  it('refers only to resources created earlier in the run or declared as inputs, and models every command', () => {
-    expect(model.violations).toEqual([]);
-  });
+    it('refers only to resources created earlier in the run or declared as inputs, and models every command', () => {
+      expect(model.violations).toEqual([]);
+    });
 
-  it('derives every cloud resource name from the prefix', () => {
-    const cloud = model.events.flatMap((e) => e.refs).filter((r) => isCloud(r.type));
-    expect(cloud.length, 'the script touched no cloud resource').toBeGreaterThan(0);
-    expect(cloud.filter((r) => !r.key.includes(prefix)).map((r) => `${r.type} ${r.key}`)).toEqual([]);
-  });
+    it('derives every cloud resource name from the prefix', () => {
+      const cloud = model.events.flatMap((e) => e.refs).filter((r) => isCloud(r.type));
+      expect(cloud.length, 'the script touched no cloud resource').toBeGreaterThan(0);
+      expect(cloud.filter((r) => !r.key.includes(prefix)).map((r) => `${r.type} ${r.key}`)).toEqual([]);
+    });
 
-  it('applies exactly the manifest it rendered and checked, with every sentinel replaced', () => {
-    const rendered = model.applied.filter((a) => a.file.startsWith(stateDir));
-    expect(rendered.length, 'no rendered manifest was applied from the state dir').toBeGreaterThan(0);
-    for (const { file, content } of rendered) {
-      expect(model.checked.has(file), `${file} was applied without npm run check-manifests`).toBe(true);
-      expect(model.checked.get(file) === content, `${file} changed between check-manifests and kubectl apply`).toBe(true);
-      expect(content).not.toMatch(/surge-sentinel-/);
-    }
-    // the applied content passes the checks: run them once more on it, for real (down may have removed the file)
-    const copy = path.join(work, 'applied.yaml');
-    writeFileSync(copy, rendered[rendered.length - 1]!.content);
-    const check = spawnSync('npm', ['run', '--silent', 'check-manifests', '--', copy], { cwd: REPO, encoding: 'utf8' });
-    expect(check.status, check.stdout + check.stderr).toBe(0);
-  });
+    it('applies exactly the manifest it rendered and checked, with every sentinel replaced', () => {
+      const rendered = model.applied.filter((a) => a.file.startsWith(stateDir));
+      expect(rendered.length, 'no rendered manifest was applied from the state dir').toBeGreaterThan(0);
+      for (const { file, content } of rendered) {
+        expect(model.checked.has(file), `${file} was applied without npm run check-manifests`).toBe(true);
+        expect(model.checked.get(file) === content, `${file} changed between check-manifests and kubectl apply`).toBe(true);
+        expect(content).not.toMatch(/surge-sentinel-/);
+      }
+      // the applied content passes the checks: run them once more on it, for real (down may have removed the file)
+      const copy = path.join(work, 'applied.yaml');
+      writeFileSync(copy, rendered[rendered.length - 1]!.content);
+      const check = spawnSync('npm', ['run', '--silent', 'check-manifests', '--', copy], { cwd: REPO, encoding: 'utf8' });
+      expect(check.status, check.stdout + check.stderr).toBe(0);
+    });
 
-  it('applies the objects kubectl kustomize renders from the overlay (nothing added or lost on the way)', () => {
-    const render = model.events.find((e) => e.phase === 'up' && e.cli === 'kubectl' && e.argv[0] === 'kustomize');
-    expect(render, 'up never ran kubectl kustomize').toBeDefined();
-    const real = spawnSync('kubectl', render!.argv, { cwd: REPO, encoding: 'utf8' });
-    expect(real.status, real.stderr).toBe(0);
-    const applied = model.applied.filter((a) => a.file.startsWith(stateDir) && a.phase === 'up').pop();
-    expect(applied, 'nothing applied from the state dir in up').toBeDefined();
-    expect(objectNames(applied!.content)).toEqual(objectNames(real.stdout));
-  });
+    it('applies the objects kubectl kustomize renders from the overlay (nothing added or lost on the way)', () => {
+      const render = model.events.find((e) => e.phase === 'up' && e.cli === 'kubectl' && e.argv[0] === 'kustomize');
+      expect(render, 'up never ran kubectl kustomize').toBeDefined();
+      const real = spawnSync('kubectl', render!.argv, { cwd: REPO, encoding: 'utf8' });
+      expect(real.status, real.stderr).toBe(0);
+      const applied = model.applied.filter((a) => a.file.startsWith(stateDir) && a.phase === 'up').pop();
+      expect(applied, 'nothing applied from the state dir in up').toBeDefined();
+      expect(objectNames(applied!.content)).toEqual(objectNames(real.stdout));
+    });
 
-  it('never prints a secret (generated tokens, connection strings, registry passwords)', () => {
-    const values = [...secrets].filter((v) => v.length >= 8);
-    expect(values.length, 'no secret was generated or handed out').toBeGreaterThan(0);
-    for (const [step, run] of runs) {
-      for (const value of values) expect(run.stdout.includes(value) || run.stderr.includes(value), `${step} printed a secret (${value.slice(0, 4)}…)`).toBe(false);
-    }
-  });
+    it('never prints a secret (generated tokens, connection strings, registry passwords)', () => {
+      const values = [...secrets].filter((v) => v.length >= 8);
+      expect(values.length, 'no secret was generated or handed out').toBeGreaterThan(0);
+      for (const [step, run] of runs) {
+        for (const value of values)
+          expect(run.stdout.includes(value) || run.stderr.includes(value), `${step} printed a secret (${value.slice(0, 4)}…)`).toBe(false);
+      }
+    });
 
-  it('creates nothing when up runs a second time (re-runnable)', () => {
-    expect(runs.get('up-again')?.code, 'the second up did not succeed').toBe(0);
-    const created = model.events.filter((e) => e.phase === 'up-again').flatMap((e) => e.refs.filter((r) => r.action === 'create').map((r) => `${e.cli} ${e.argv.join(' ')} → creates ${r.type} ${r.key}`));
-    expect(created).toEqual([]);
-  });
+    it('creates nothing when up runs a second time (re-runnable)', () => {
+      expect(runs.get('up-again')?.code, 'the second up did not succeed').toBe(0);
+      const created = model.events
+        .filter((e) => e.phase === 'up-again')
+        .flatMap((e) =>
+          e.refs.filter((r) => r.action === 'create').map((r) => `${e.cli} ${e.argv.join(' ')} → creates ${r.type} ${r.key}`),
+        );
+      expect(created).toEqual([]);
+    });
 
-  it('deletes in down every cloud resource up created', () => {
-    expect(runs.get('down')?.code, 'down did not succeed').toBe(0);
-    expect(model.events.some((e) => e.phase === 'up' && e.refs.some((r) => r.action === 'create' && isCloud(r.type))), 'up created no cloud resource').toBe(true);
-    const left = [...model.live.values()].filter((r) => isCloud(r.type)).map((r) => `${r.type} ${r.key} (created in ${r.phase})`);
-    expect(left).toEqual([]);
-  });
-});
+    it('deletes in down every cloud resource up created', () => {
+      expect(runs.get('down')?.code, 'down did not succeed').toBe(0);
+      expect(
+        model.events.some((e) => e.phase === 'up' && e.refs.some((r) => r.action === 'create' && isCloud(r.type))),
+        'up created no cloud resource',
+      ).toBe(true);
+      const left = [...model.live.values()].filter((r) => isCloud(r.type)).map((r) => `${r.type} ${r.key} (created in ${r.phase})`);
+      expect(left).toEqual([]);
+    });
+  },
+);

@@ -92,8 +92,12 @@ describe('work message', () => {
 describe('status and result', () => {
   it('validates a load status and a work result', () => {
     const now = new Date().toISOString();
-    expect(validate(LoadStatus, { version: 1, loadId: 'a', state: 'running', sent: 5, total: 10, rate: 2.5, createdAt: now }).ok).toBe(true);
-    expect(validate(LoadStatus, { version: 1, loadId: 'a', state: 'sleeping', sent: 5, total: 10, rate: 0, createdAt: now }).ok).toBe(false);
+    expect(validate(LoadStatus, { version: 1, loadId: 'a', state: 'running', sent: 5, total: 10, rate: 2.5, createdAt: now }).ok).toBe(
+      true,
+    );
+    expect(validate(LoadStatus, { version: 1, loadId: 'a', state: 'sleeping', sent: 5, total: 10, rate: 0, createdAt: now }).ok).toBe(
+      false,
+    );
     const result = {
       version: 1,
       messageId: randomUUID(),

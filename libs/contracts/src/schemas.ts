@@ -7,7 +7,14 @@
 // TypeBox's TypeScript-syntax parser, which a one-message Job then loads for nothing.
 import * as Type from 'typebox/type';
 import type { Static } from 'typebox';
-import { CONTRACT_VERSION, MAX_LOAD_COUNT, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MAX_WORK_DURATION_MS } from './limits.ts';
+import {
+  CONTRACT_VERSION,
+  MAX_LOAD_COUNT,
+  MAX_PAYLOAD_BYTES,
+  MAX_RATE_PER_SECOND,
+  MAX_WORK_DURATION_MS,
+  MIN_RATE_PER_SECOND,
+} from './limits.ts';
 
 const strict = { additionalProperties: false } as const;
 
@@ -49,7 +56,7 @@ export const LoadRequest = Type.Object(
     count: Type.Integer({ minimum: 1, maximum: MAX_LOAD_COUNT }),
     payloadBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_PAYLOAD_BYTES })),
     /** Messages per second; absent means as fast as the broker confirms. */
-    rate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_RATE_PER_SECOND })),
+    rate: Type.Optional(Type.Number({ minimum: MIN_RATE_PER_SECOND, maximum: MAX_RATE_PER_SECOND })),
     work: Type.Optional(Type.Partial(WorkSpec, strict)),
     /** A client-chosen id makes the request idempotent. */
     loadId: Type.Optional(LoadId),
@@ -74,6 +81,11 @@ export const LoadStatus = Type.Object(
     state: LoadState,
     /** Messages the broker confirmed. */
     sent: Type.Integer({ minimum: 0 }),
+    /**
+     * Messages handed to the broker whose confirm has not arrived (in flight, or lost with the
+     * connection): the queue may hold up to `sent + unconfirmed` of this load.
+     */
+    unconfirmed: Type.Optional(Type.Integer({ minimum: 0 })),
     total: Type.Integer({ minimum: 1, maximum: MAX_LOAD_COUNT }),
     /** Confirmed messages per second over the recent window. */
     rate: Type.Number({ minimum: 0 }),

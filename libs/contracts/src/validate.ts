@@ -61,7 +61,10 @@ export function validate<S extends TSchema>(schema: S, value: unknown): Validati
   }
   const errors: FieldError[] = [...byField].map(([field, { messages, allowed }]) => ({
     field,
-    message: allowed.length > 0 && messages.length === 0 ? `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}` : (messages[0] ?? 'is invalid'),
+    message:
+      allowed.length > 0 && messages.length === 0
+        ? `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`
+        : (messages[0] ?? 'is invalid'),
   }));
   if (errors.length === 0) errors.push({ field: '(body)', message: 'does not match the schema' });
   return { ok: false, errors };
@@ -86,7 +89,12 @@ export function decodeWorkMessage(body: Uint8Array | string): Validation<WorkMes
   let parsed: unknown;
   try {
     // Decoded in place: Buffer.from(body) would copy every message body first.
-    const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+    const text =
+      typeof body === 'string'
+        ? body
+        : Buffer.isBuffer(body)
+          ? body.toString('utf8')
+          : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
     parsed = JSON.parse(text);
   } catch {
     return { ok: false, errors: [{ field: '(body)', message: 'is not valid JSON' }] };

@@ -11,6 +11,8 @@ export const LoadErrorCodes = {
   LIMIT: 'LOAD_LIMIT',
   /** The registry is shutting down and takes no new loads. */
   CLOSED: 'LOAD_CLOSED',
+  /** The load would put more bytes on the queue than one load may. */
+  TOO_LARGE: 'LOAD_TOO_LARGE',
 } as const;
 
 export type LoadErrorCode = (typeof LoadErrorCodes)[keyof typeof LoadErrorCodes];
@@ -18,6 +20,6 @@ export type LoadErrorCode = (typeof LoadErrorCodes)[keyof typeof LoadErrorCodes]
 export class LoadError extends SurgeError {
   declare readonly code: LoadErrorCode;
   constructor(code: LoadErrorCode, message: string, options: { retryable?: boolean } = {}) {
-    super(code, message, { retryable: options.retryable ?? code !== LoadErrorCodes.CONFLICT });
+    super(code, message, { retryable: options.retryable ?? (code !== LoadErrorCodes.CONFLICT && code !== LoadErrorCodes.TOO_LARGE) });
   }
 }

@@ -1,19 +1,12 @@
-import { errorMessage, isSurgeError, backoffDelay, withTimeout } from '@surge/core';
+import { errorMessage, isSurgeError, backoffDelay, withTimeout, type Logger } from '@surge/core';
 import { CONTRACT_VERSION, type LoadRequest, type LoadState, type LoadStatus } from '@surge/contracts';
 import type { OutgoingMessage, QueueClient } from '@surge/queue-adapters';
 import type { Clock } from './clock.ts';
-import { batchSizeForPayload, buildBatch, planMessages, type PropertiesFor } from './messages.ts';
+import { batchSizeForPayload, buildBatch, messageBytes, planMessages, type PropertiesFor } from './messages.ts';
 import { RateMeter } from './rate-meter.ts';
 import { TokenBucket, batchSizeForRate } from './token-bucket.ts';
 
 export const DEFAULT_SEND_WINDOW = 4;
-
-/** pino's shape; the lib never logs payloads. */
-export interface LoadLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 /** Hooks for metrics; every one is optional. */
 export interface LoadObserver {
@@ -36,7 +29,8 @@ export interface LoadRunOptions {
   /** Batches in flight at once for a load without a rate (default 4); a rate-limited load sends one at a time. */
   sendWindow?: number;
   clock: Clock;
-  logger: LoadLogger;
+  /** The lib never logs payloads. */
+  logger: Logger;
   observer: LoadObserver;
   propertiesFor: PropertiesFor;
 }
@@ -57,6 +51,8 @@ export class Load {
   readonly createdAt = new Date();
   private state: LoadState = 'pending';
   private sent = 0;
+  /** Messages handed to the broker and not (yet) confirmed: in flight, or lost with a connection. */
+  private unconfirmed = 0;
   private startedAt: Date | undefined;
   private finishedAt: Date | undefined;
   private startedMono = 0;
@@ -85,12 +81,18 @@ export class Load {
     this.controller.abort();
   }
 
+  /** Bytes this load may still put on the queue: nothing once it has ended. */
+  get pendingBytes(): number {
+    return this.finished ? 0 : (this.request.count - this.sent) * messageBytes(this.request.payloadBytes ?? 0);
+  }
+
   status(): LoadStatus {
     const status: LoadStatus = {
       version: CONTRACT_VERSION,
       loadId: this.id,
       state: this.state,
       sent: this.sent,
+      unconfirmed: this.unconfirmed,
       total: this.request.count,
       rate: round(this.currentRate()),
       createdAt: this.createdAt.toISOString(),
@@ -118,7 +120,10 @@ export class Load {
     const { clock, logger, observer, queue } = this.options;
     const signal = this.controller.signal;
     const plan = planMessages(this.id, this.request);
-    const size = Math.min(batchSizeForRate(this.options.batchSize, this.request.rate), batchSizeForPayload(this.options.batchSize, this.request.payloadBytes ?? 0));
+    const size = Math.min(
+      batchSizeForRate(this.options.batchSize, this.request.rate),
+      batchSizeForPayload(this.options.batchSize, this.request.payloadBytes ?? 0),
+    );
     const bucket = this.request.rate === undefined ? undefined : new TokenBucket({ rate: this.request.rate, batch: size, clock });
     this.state = 'running';
     this.startedAt = new Date();
@@ -143,6 +148,8 @@ export class Load {
       const sending: Promise<void> = this.sendWithRetry(batch, stopSignal).then(
         (confirmed) => {
           if (!confirmed) return;
+          // Both counters move together, so `sent + unconfirmed` never dips in a status read.
+          this.unconfirmed -= batch.length;
           this.sent += batch.length;
           this.meter.record(clock.now(), this.sent);
         },
@@ -174,6 +181,8 @@ export class Load {
     const { clock, logger, observer, queue, sendRetryMs } = this.options;
     const attemptTimeoutMs = Math.max(1_000, this.options.sendTimeoutMs ?? sendRetryMs);
     let deadline: number | undefined;
+    // From the first attempt until a confirm, the broker may hold this batch without having said so.
+    this.unconfirmed += batch.length;
     for (let attempt = 0; ; attempt++) {
       const started = clock.now();
       try {
@@ -188,7 +197,15 @@ export class Load {
         if (!retryable || now >= deadline) throw error;
         const delay = Math.min(backoffDelay(attempt, 200, 5_000) + 50, deadline - now);
         logger.warn(
-          { loadId: this.id, queue: queue.queue, attempt: attempt + 1, code: isSurgeError(error) ? error.code : undefined, err: errorMessage(error), retryInMs: Math.round(delay), sent: this.sent },
+          {
+            loadId: this.id,
+            queue: queue.queue,
+            attempt: attempt + 1,
+            code: isSurgeError(error) ? error.code : undefined,
+            err: errorMessage(error),
+            retryInMs: Math.round(delay),
+            sent: this.sent,
+          },
           'send failed; retrying',
         );
         await clock.sleep(delay, signal);
@@ -204,7 +221,16 @@ export class Load {
     if (error !== undefined) this.error = `${isSurgeError(error) ? `${error.code}: ` : ''}${errorMessage(error)}`;
     const status = this.status();
     this.options.observer.loadFinished?.(status);
-    const fields = { loadId: this.id, queue: this.options.queue.queue, state, sent: this.sent, total: this.request.count, rate: status.rate, error: this.error };
+    const fields = {
+      loadId: this.id,
+      queue: this.options.queue.queue,
+      state,
+      sent: this.sent,
+      unconfirmed: this.unconfirmed,
+      total: this.request.count,
+      rate: status.rate,
+      error: this.error,
+    };
     if (state === 'failed') this.options.logger.error(fields, 'load failed');
     else this.options.logger.info(fields, `load ${state}`);
   }

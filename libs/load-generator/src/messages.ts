@@ -54,9 +54,26 @@ export function buildBatch(plan: MessagePlan, from: number, size: number, proper
   for (let seq = from; seq < from + size && seq < plan.count; seq++) {
     const message = buildMessage(plan, seq, now);
     const properties = propertiesFor(message);
-    batch.push(properties === undefined ? { id: message.id, body: encodeWorkMessage(message) } : { id: message.id, body: encodeWorkMessage(message), properties });
+    batch.push(
+      properties === undefined
+        ? { id: message.id, body: encodeWorkMessage(message) }
+        : { id: message.id, body: encodeWorkMessage(message), properties },
+    );
   }
   return batch;
+}
+
+/**
+ * What one message of this payload size costs on the queue, rounded up: the filler plus the JSON
+ * envelope. Used for the byte budget of a load and the free-space check before it starts.
+ */
+export function messageBytes(payloadBytes: number): number {
+  return payloadBytes + ENVELOPE_BYTES;
+}
+
+/** The bytes a whole load puts on the queue (an upper estimate). */
+export function loadBytes(request: Pick<LoadRequest, 'count' | 'payloadBytes'>): number {
+  return request.count * messageBytes(request.payloadBytes ?? 0);
 }
 
 /** The largest batch that keeps to MAX_BATCH_BYTES for this payload size. */

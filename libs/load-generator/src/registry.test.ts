@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '@surge/core';
 import { decodeWorkMessage, type LoadStatus } from '@surge/contracts';
 import { QueueError, createQueueClient, type OutgoingMessage, type QueueClient } from '@surge/queue-adapters';
 import { DEFAULT_SEND_WINDOW, LoadRegistry, type LoadRegistryOptions } from './index.ts';
 
-const silent = { info() {}, warn() {}, error() {} };
 let dir: string;
 let queueIndex = 0;
 const clients: QueueClient[] = [];
@@ -20,13 +20,20 @@ afterAll(async () => {
 });
 
 async function openQueue(): Promise<QueueClient> {
-  const client = await createQueueClient({ kind: 'embedded', queue: `q${++queueIndex}`, dir, leaseMs: 30_000, maxDeliveries: 5, maxProcessingMs: 60_000 });
+  const client = await createQueueClient({
+    kind: 'embedded',
+    queue: `q${++queueIndex}`,
+    dir,
+    leaseMs: 30_000,
+    maxDeliveries: 5,
+    maxProcessingMs: 60_000,
+  });
   clients.push(client);
   return client;
 }
 
 function registry(queue: Pick<QueueClient, 'send' | 'queue'>, overrides: Partial<LoadRegistryOptions> = {}): LoadRegistry {
-  return new LoadRegistry({ queue, maxConcurrentLoads: 2, batchSize: 50, sendRetryMs: 2_000, logger: silent, ...overrides });
+  return new LoadRegistry({ queue, maxConcurrentLoads: 2, batchSize: 50, sendRetryMs: 2_000, logger: silentLogger, ...overrides });
 }
 
 /** Reads every message off the queue and returns their seqs. */
@@ -143,6 +150,39 @@ describe('load registry', () => {
     expect(final.sent).toBe(300);
     expect(final.error).toMatch(/^QUEUE_UNAVAILABLE: broker gone/);
     expect((await queue.depth()).ready).toBe(300);
+  });
+
+  it('reports as unconfirmed what the broker took without confirming, so sent + unconfirmed is what it may hold', async () => {
+    const queue = await openQueue();
+    let stored = 0;
+    const confirmLost = {
+      queue: queue.queue,
+      send: async (batch: readonly OutgoingMessage[]) => {
+        // After 300 messages the broker still stores each batch but the confirm never arrives.
+        await queue.send(batch);
+        stored += batch.length;
+        if (stored > 300) throw new QueueError('UNAVAILABLE', 'connection closed before the confirm', { queue: queue.queue });
+      },
+    };
+    const loads = registry(confirmLost, { batchSize: 100, sendRetryMs: 300, sendWindow: 1 });
+    const final = (await loads.waitFor(loads.start({ count: 1_000 }).status.loadId))!;
+    expect(final).toMatchObject({ state: 'failed', sent: 300, unconfirmed: 100 });
+    // The retries resent the same batch (same ids); the ids on the queue are sent + unconfirmed.
+    expect(new Set(await drainSeqs(queue)).size).toBe(final.sent + final.unconfirmed!);
+  });
+
+  it('refuses a load over the byte budget, naming the limit, and counts what running loads may still send', async () => {
+    const queue = await openQueue();
+    const loads = registry(queue, { maxLoadBytes: 1_000_000 });
+    expect(() => loads.start({ count: 10, payloadBytes: 100_000 })).toThrow(
+      expect.objectContaining({ code: 'LOAD_TOO_LARGE', retryable: false, message: expect.stringContaining('1000000 bytes') }),
+    );
+    expect(loads.list()).toEqual([]);
+    const slow = loads.start({ count: 20, payloadBytes: 1_000, rate: 5 }).status.loadId;
+    expect(loads.pendingBytes).toBe(20 * (1_000 + 400));
+    loads.cancel(slow);
+    await loads.waitFor(slow);
+    expect(loads.pendingBytes).toBe(0);
   });
 
   it('fails at once on an error that retrying cannot fix', async () => {

@@ -3,19 +3,22 @@ import type { LoadRequest, LoadStatus } from '@surge/contracts';
 import type { QueueClient } from '@surge/queue-adapters';
 import { systemClock, type Clock } from './clock.ts';
 import { LoadError, LoadErrorCodes } from './errors.ts';
-import { Load, type LoadLogger, type LoadObserver } from './load.ts';
-import { noProperties, type PropertiesFor } from './messages.ts';
+import type { Logger } from '@surge/core';
+import { Load, type LoadObserver } from './load.ts';
+import { loadBytes, noProperties, type PropertiesFor } from './messages.ts';
 
 export interface LoadRegistryOptions {
   queue: Pick<QueueClient, 'send' | 'queue'>;
   /** Loads pending or running at once; one more is refused with LOAD_LIMIT. */
   maxConcurrentLoads: number;
+  /** Largest estimated size of one load (`count` × (payload + envelope)); more is refused with LOAD_TOO_LARGE. Unbounded by default. */
+  maxLoadBytes?: number;
   batchSize: number;
   sendRetryMs: number;
   sendTimeoutMs?: number;
   /** Batches in flight for a full-speed load (default 4). */
   sendWindow?: number;
-  logger: LoadLogger;
+  logger: Logger;
   observer?: LoadObserver;
   propertiesFor?: PropertiesFor;
   clock?: Clock;
@@ -46,6 +49,13 @@ export class LoadRegistry {
     return !this.closed;
   }
 
+  /** Bytes the loads pending or running may still put on the queue (an upper estimate). */
+  get pendingBytes(): number {
+    let bytes = 0;
+    for (const load of this.loads.values()) bytes += load.pendingBytes;
+    return bytes;
+  }
+
   /** Loads pending or running. */
   get active(): number {
     let n = 0;
@@ -55,18 +65,20 @@ export class LoadRegistry {
 
   /**
    * Starts a load, or returns the existing one when the client load id was seen with the same body.
-   * Throws LoadError: LOAD_CONFLICT (same id, other body), LOAD_LIMIT, LOAD_CLOSED.
+   * Throws LoadError: LOAD_CONFLICT (same id, other body), LOAD_TOO_LARGE, LOAD_LIMIT, LOAD_CLOSED.
    */
   start(request: LoadRequest): StartResult {
     const fingerprint = canonicalJson(request);
     if (request.loadId !== undefined) {
       const existing = this.loads.get(request.loadId);
       if (existing) {
-        if (existing.fingerprint !== fingerprint) throw new LoadError(LoadErrorCodes.CONFLICT, `load ${request.loadId} exists with a different request`);
+        if (existing.fingerprint !== fingerprint)
+          throw new LoadError(LoadErrorCodes.CONFLICT, `load ${request.loadId} exists with a different request`);
         return { status: existing.status(), created: false };
       }
     }
     if (this.closed) throw new LoadError(LoadErrorCodes.CLOSED, 'the producer is shutting down and takes no new loads');
+    this.checkSize(request);
     const active = this.active;
     if (active >= this.options.maxConcurrentLoads) {
       throw new LoadError(LoadErrorCodes.LIMIT, `${active} loads are running; the limit is ${this.options.maxConcurrentLoads}`);
@@ -86,6 +98,17 @@ export class LoadRegistry {
     this.loads.set(id, load);
     void load.done.then(() => this.forgetOldFinished());
     return { status: load.status(), created: true };
+  }
+
+  /** Throws LOAD_TOO_LARGE when the load would put more than `maxLoadBytes` on the queue. */
+  checkSize(request: Pick<LoadRequest, 'count' | 'payloadBytes'>): void {
+    const bytes = loadBytes(request);
+    if (this.options.maxLoadBytes !== undefined && bytes > this.options.maxLoadBytes) {
+      throw new LoadError(
+        LoadErrorCodes.TOO_LARGE,
+        `count × (payloadBytes + ${loadBytes({ count: 1 })} bytes of envelope) ≈ ${bytes} bytes is over the ${this.options.maxLoadBytes} bytes one load may send`,
+      );
+    }
   }
 
   get(id: string): LoadStatus | undefined {
@@ -142,6 +165,8 @@ export class LoadRegistry {
 /** JSON with object keys sorted, so two bodies that mean the same compare equal. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
   );
 }

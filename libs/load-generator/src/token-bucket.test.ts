@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Clock } from './clock.ts';
 import { RateMeter } from './rate-meter.ts';
-import { TokenBucket, batchSizeForRate } from './token-bucket.ts';
+import { MAX_TIMER_MS, TokenBucket, batchSizeForRate } from './token-bucket.ts';
 
 /** Virtual time: sleeping advances the clock, optionally by a little more (a late timer). */
 function fakeClock(lateMs = 0): Clock & { t: number } {
@@ -52,6 +52,23 @@ describe('token bucket', () => {
     controller.abort();
     expect(await bucket.take(5, controller.signal)).toBe(false);
     await expect(bucket.take(6)).rejects.toThrow(RangeError);
+  });
+
+  it('never asks for a timer longer than a Node timer holds, however slow the rate', async () => {
+    const clock = fakeClock();
+    const waits: number[] = [];
+    const sleep = clock.sleep;
+    clock.sleep = async (ms: number) => {
+      waits.push(ms);
+      await sleep(ms);
+    };
+    // 4e-7 msg/s: one token every ~29 days, past the 2^31-1 ms (~24.8 days) a timer can wait.
+    const bucket = new TokenBucket({ rate: 4e-7, batch: 1, capacity: 1, clock });
+    expect(await bucket.take(1)).toBe(true);
+    expect(await bucket.take(1)).toBe(true);
+    expect(waits.length).toBeGreaterThanOrEqual(2);
+    for (const ms of waits) expect(ms).toBeLessThanOrEqual(MAX_TIMER_MS);
+    expect(clock.now()).toBeGreaterThanOrEqual((1 / 4e-7) * 1000 - 1);
   });
 
   it('sizes batches to ~100 ms of the rate', () => {

@@ -1,6 +1,12 @@
 import type { Clock } from './clock.ts';
 
 /**
+ * The longest delay a Node timer holds: above it Node fires after 1 ms instead (and warns each
+ * time), so a long wait is taken in steps of at most this.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
  * A token bucket: tokens accrue at `rate` per second up to `capacity`; it starts with one batch.
  * Taking a whole batch at once keeps sends batched. The capacity (by default the larger of two
  * batches and 250 ms of the rate) absorbs late timers and short stalls on a busy machine without
@@ -35,7 +41,7 @@ export class TokenBucket {
         return true;
       }
       // Timers may fire early or late; the next refill measures the real elapsed time, so the rate stays exact.
-      await this.clock.sleep(Math.max(1, ((n - this.tokens) / this.rate) * 1000), signal);
+      await this.clock.sleep(Math.min(MAX_TIMER_MS, Math.max(1, ((n - this.tokens) / this.rate) * 1000)), signal);
     }
   }
 

@@ -27,6 +27,15 @@ const A = 'http://127.0.0.1:8080/stub_status';
 const B = 'http://127.0.0.1:8081/stub_status';
 
 describe('createNginxCollector', () => {
+  it('refuses two targets that are one page once credentials are removed (they would share one nginx_up series)', () => {
+    const registry = new Registry();
+    expect(() => createNginxCollector({ registry, targets: ['http://u:p@127.0.0.1:8080/stub_status', A] })).toThrow(
+      /listed more than once/,
+    );
+    expect(() => createNginxCollector({ registry, targets: ['http://u:s3cret@127.0.0.1:8080/stub_status', A] })).not.toThrow(/s3cret/);
+    expect(() => createNginxCollector({ registry, targets: ['HTTP://127.0.0.1:8080/stub_status', A] })).toThrow(/listed more than once/);
+  });
+
   it('exposes nginx-prometheus-exporter names, types and help', async () => {
     const registry = new Registry();
     const reader = scriptedReader();

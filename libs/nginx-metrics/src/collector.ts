@@ -15,7 +15,14 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { NginxStatusError } from './errors.ts';
-import { fetchStubStatus, stubStatusTarget, type FetchStubStatusOptions, type StubStatus, type StubStatusTarget } from './stub-status.ts';
+import {
+  fetchStubStatus,
+  stubStatusLabel,
+  stubStatusTarget,
+  type FetchStubStatusOptions,
+  type StubStatus,
+  type StubStatusTarget,
+} from './stub-status.ts';
 
 export type StubStatusReader = (target: StubStatusTarget, options: FetchStubStatusOptions) => Promise<StubStatus>;
 
@@ -48,6 +55,10 @@ export const TARGET_LABEL = 'addr';
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 export function createNginxCollector(options: NginxCollectorOptions): NginxCollector {
+  const labels = options.targets.map(stubStatusLabel);
+  const repeated = labels.find((label, i) => labels.indexOf(label) !== i);
+  // Two URLs that differ only in credentials (or spelling) would share one `addr` and one nginx_up series.
+  if (repeated !== undefined) throw new TypeError(`nginx status URL ${repeated} is listed more than once (credentials aside)`);
   const targets = options.targets.map(stubStatusTarget);
   const constLabels = { ...options.constLabels };
   for (const name of Object.keys(constLabels)) {
@@ -55,7 +66,8 @@ export function createNginxCollector(options: NginxCollectorOptions): NginxColle
   }
   const several = targets.length > 1;
   if (several && TARGET_LABEL in constLabels) throw new TypeError(`constant label "${TARGET_LABEL}" clashes with the per-target label`);
-  const labelsOf = (target: StubStatusTarget): Record<string, string> => (several ? { ...constLabels, [TARGET_LABEL]: target.label } : { ...constLabels });
+  const labelsOf = (target: StubStatusTarget): Record<string, string> =>
+    several ? { ...constLabels, [TARGET_LABEL]: target.label } : { ...constLabels };
   const targetLabels = targets.map(labelsOf);
   const labelNames = Object.keys(targetLabels[0] ?? constLabels);
   const read = options.read ?? fetchStubStatus;
@@ -93,7 +105,10 @@ export function createNginxCollector(options: NginxCollectorOptions): NginxColle
       up.set(labels, 0);
       for (const metric of gauges) metric.remove(labels);
       for (const metric of counters) metric.remove(labels);
-      const error = result.reason instanceof NginxStatusError ? result.reason : new NginxStatusError('UNREACHABLE', String(result.reason), { cause: result.reason });
+      const error =
+        result.reason instanceof NginxStatusError
+          ? result.reason
+          : new NginxStatusError('UNREACHABLE', String(result.reason), { cause: result.reason });
       options.onRead?.(target.label, error);
       return;
     }
@@ -113,7 +128,9 @@ export function createNginxCollector(options: NginxCollectorOptions): NginxColle
     if (inFlight) return inFlight;
     const current = Promise.allSettled(
       targets.map((target) =>
-        closing.signal.aborted ? Promise.reject(new NginxStatusError('UNREACHABLE', `${target.label}: the collector is closed`)) : read(target, { timeoutMs, signal: closing.signal }),
+        closing.signal.aborted
+          ? Promise.reject(new NginxStatusError('UNREACHABLE', `${target.label}: the collector is closed`))
+          : read(target, { timeoutMs, signal: closing.signal }),
       ),
     ).then((results) => {
       results.forEach((result, i) => apply(targetLabels[i]!, result, targets[i]!));

@@ -1,4 +1,4 @@
-import { SurgeError } from '@surge/core';
+import { SurgeError, errorGuard, type ErrorCodeSpec } from '@surge/core';
 
 /**
  * Why a stub_status read failed. Every kind ends in `nginx_up 0` for that target; the code is what
@@ -12,7 +12,7 @@ export const NginxStatusErrorCodes = {
   HTTP_STATUS: { code: 'NGINX_STATUS_HTTP_STATUS', retryable: false },
   /** Answered 200 with a body that is not stub_status output. */
   MALFORMED: { code: 'NGINX_STATUS_MALFORMED', retryable: false },
-} as const;
+} as const satisfies Record<string, ErrorCodeSpec>;
 
 export type NginxStatusErrorKind = keyof typeof NginxStatusErrorCodes;
 export type NginxStatusErrorCode = (typeof NginxStatusErrorCodes)[NginxStatusErrorKind]['code'];
@@ -26,6 +26,4 @@ export class NginxStatusError extends SurgeError {
   }
 }
 
-export function isNginxStatusError(error: unknown): error is NginxStatusError {
-  return error instanceof NginxStatusError || (typeof error === 'object' && error !== null && String((error as { code?: unknown }).code).startsWith('NGINX_STATUS_'));
-}
+export const isNginxStatusError = errorGuard<NginxStatusError>(NginxStatusErrorCodes);

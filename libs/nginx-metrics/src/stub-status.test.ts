@@ -7,15 +7,31 @@ import { isNginxStatusError, NginxStatusError } from './errors.ts';
 // Byte for byte what nginx 1.22.1 (Debian nginx-light) serves: every line ends in a space.
 const REAL_NGINX_1_22 = 'Active connections: 1 \nserver accepts handled requests\n 1 1 1 \nReading: 0 Writing: 1 Waiting: 0 \n';
 // A busy server, as documented for ngx_http_stub_status_module.
-const BUSY = 'Active connections: 291 \nserver accepts handled requests\n 16630948 16630948 31070465 \nReading: 6 Writing: 179 Waiting: 106 \n';
+const BUSY =
+  'Active connections: 291 \nserver accepts handled requests\n 16630948 16630948 31070465 \nReading: 6 Writing: 179 Waiting: 106 \n';
 
 describe('parseStubStatus', () => {
   it.each([
     ['nginx 1.22 output', REAL_NGINX_1_22, { active: 1, accepted: 1, handled: 1, reading: 0, writing: 1, waiting: 0 }, 1],
     ['a busy server', BUSY, { active: 291, accepted: 16630948, handled: 16630948, reading: 6, writing: 179, waiting: 106 }, 31070465],
-    ['CRLF line ends (rewritten by a proxy)', BUSY.replaceAll('\n', '\r\n'), { active: 291, accepted: 16630948, handled: 16630948, reading: 6, writing: 179, waiting: 106 }, 31070465],
-    ['no trailing spaces or final newline', 'Active connections: 3\nserver accepts handled requests\n10 9 42\nReading: 1 Writing: 1 Waiting: 1', { active: 3, accepted: 10, handled: 9, reading: 1, writing: 1, waiting: 1 }, 42],
-    ['counters past 2^32', 'Active connections: 0 \nserver accepts handled requests\n 5000000000 5000000000 9007199254740991 \nReading: 0 Writing: 0 Waiting: 0 \n', { active: 0, accepted: 5e9, handled: 5e9, reading: 0, writing: 0, waiting: 0 }, 9007199254740991],
+    [
+      'CRLF line ends (rewritten by a proxy)',
+      BUSY.replaceAll('\n', '\r\n'),
+      { active: 291, accepted: 16630948, handled: 16630948, reading: 6, writing: 179, waiting: 106 },
+      31070465,
+    ],
+    [
+      'no trailing spaces or final newline',
+      'Active connections: 3\nserver accepts handled requests\n10 9 42\nReading: 1 Writing: 1 Waiting: 1',
+      { active: 3, accepted: 10, handled: 9, reading: 1, writing: 1, waiting: 1 },
+      42,
+    ],
+    [
+      'counters past 2^32',
+      'Active connections: 0 \nserver accepts handled requests\n 5000000000 5000000000 9007199254740991 \nReading: 0 Writing: 0 Waiting: 0 \n',
+      { active: 0, accepted: 5e9, handled: 5e9, reading: 0, writing: 0, waiting: 0 },
+      9007199254740991,
+    ],
   ])('parses %s', (_name, body, connections, requests) => {
     expect(parseStubStatus(body)).toEqual({ connections, requests });
   });
@@ -81,7 +97,11 @@ describe('fetchStubStatus', () => {
   });
 
   const read = (path: string, timeoutMs = 2_000) => fetchStubStatus(stubStatusTarget(`${base}${path}`), { timeoutMs });
-  const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error as NginxStatusError);
+  const failure = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: unknown) => error as NginxStatusError,
+    );
 
   it('reads and parses a stub_status page', async () => {
     expect((await read('/stub_status')).connections.active).toBe(291);

@@ -50,7 +50,15 @@ export function parseStubStatus(body: string): StubStatus {
   if (body.length > MAX_STUB_STATUS_BYTES) throw new NginxStatusError('MALFORMED', `not a stub_status page: ${body.length} characters`);
   const match = STUB_STATUS.exec(body);
   if (!match) throw new NginxStatusError('MALFORMED', `not a stub_status page: ${JSON.stringify(body.slice(0, 80))}`);
-  const [active, accepted, handled, requests, reading, writing, waiting] = match.slice(1, 8).map(Number) as [number, number, number, number, number, number, number];
+  const [active, accepted, handled, requests, reading, writing, waiting] = match.slice(1, 8).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   return { connections: { active, accepted, handled, reading, writing, waiting }, requests };
 }
 
@@ -71,6 +79,18 @@ export interface StubStatusTarget {
   readonly label: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly agent: http.Agent;
+}
+
+/**
+ * The status URL as it appears in `addr` labels and logs: parsed (so `HTTP://Host:80/x` and
+ * `http://host/x` are one URL) and without `user:pass@`. Two configured URLs with the same label read
+ * the same page and would write the same series, so a collector refuses them.
+ */
+export function stubStatusLabel(address: string): string {
+  const url = new URL(address);
+  url.username = '';
+  url.password = '';
+  return url.toString();
 }
 
 export function stubStatusTarget(address: string): StubStatusTarget {
@@ -101,27 +121,39 @@ export function stubStatusTarget(address: string): StubStatusTarget {
 export function fetchStubStatus(target: StubStatusTarget, options: FetchStubStatusOptions): Promise<StubStatus> {
   return new Promise<string>((resolve, reject) => {
     const client = target.url.startsWith('https:') ? https : http;
-    const request = client.request(target.url, { method: 'GET', agent: target.agent, headers: target.headers, signal: options.signal }, (response) => {
-      if (response.statusCode !== 200) {
-        response.resume();
-        reject(new NginxStatusError('HTTP_STATUS', `${target.label} answered HTTP ${response.statusCode}, expected 200 (is this the stub_status location?)`));
-        return;
-      }
-      // Reads at most a little over a stub_status page, so a wrong URL pointing at a large page costs nothing.
-      const chunks: Buffer[] = [];
-      let size = 0;
-      response.on('data', (chunk: Buffer) => {
-        chunks.push(chunk);
-        size += chunk.length;
-        if (size > MAX_STUB_STATUS_BYTES) {
-          resolve(Buffer.concat(chunks).toString('utf8'));
-          request.destroy();
+    const request = client.request(
+      target.url,
+      { method: 'GET', agent: target.agent, headers: target.headers, signal: options.signal },
+      (response) => {
+        if (response.statusCode !== 200) {
+          response.resume();
+          reject(
+            new NginxStatusError(
+              'HTTP_STATUS',
+              `${target.label} answered HTTP ${response.statusCode}, expected 200 (is this the stub_status location?)`,
+            ),
+          );
+          return;
         }
-      });
-      response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-      response.on('error', (cause) => reject(unreachable(target, cause)));
-    });
-    const timer = setTimeout(() => request.destroy(new NginxStatusError('TIMEOUT', `${target.label} did not answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+        // Reads at most a little over a stub_status page, so a wrong URL pointing at a large page costs nothing.
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          size += chunk.length;
+          if (size > MAX_STUB_STATUS_BYTES) {
+            resolve(Buffer.concat(chunks).toString('utf8'));
+            request.destroy();
+          }
+        });
+        response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        response.on('error', (cause) => reject(unreachable(target, cause)));
+      },
+    );
+    const timer = setTimeout(
+      () => request.destroy(new NginxStatusError('TIMEOUT', `${target.label} did not answer within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
     timer.unref();
     request.on('close', () => clearTimeout(timer));
     request.on('error', (cause) => reject(cause instanceof NginxStatusError ? cause : unreachable(target, cause)));

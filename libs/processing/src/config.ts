@@ -3,12 +3,11 @@
  * config modules are the only readers of `process.env`). Fails with one line naming the variable.
  */
 import os from 'node:os';
+import path from 'node:path';
 import { readEnum, readOptionalString, readString, type Env } from '@surge/core';
 import { queueConfigFromEnv, type QueueConfig } from '@surge/queue-adapters';
 import { resultsConfigFromEnv, type ResultsConfig } from '@surge/results';
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import { LOG_LEVELS, type LogLevel } from '@surge/telemetry';
 
 export interface WorkerCommonConfig {
   queue: QueueConfig;
@@ -18,14 +17,18 @@ export interface WorkerCommonConfig {
   logLevel: LogLevel;
   /** OTLP/HTTP endpoint; tracing is on when set. */
   otlpEndpoint: string | undefined;
+  /** OUTCOMES_DIR: an existing folder where each delivery's outcome is appended (keda-local counts duplicates from it); unset: none. */
+  outcomesDir: string | undefined;
 }
 
 export function workerConfigFromEnv(env: Env, options: { cwd?: string } = {}): WorkerCommonConfig {
+  const outcomesDir = readOptionalString(env, 'OUTCOMES_DIR');
   return {
     queue: queueConfigFromEnv(env, options),
     results: resultsConfigFromEnv(env, options),
     instance: readString(env, 'WORKER_INSTANCE', os.hostname()),
     logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     otlpEndpoint: readOptionalString(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+    outcomesDir: outcomesDir === undefined ? undefined : path.resolve(options.cwd ?? process.cwd(), outcomesDir),
   };
 }

@@ -1,6 +1,5 @@
 export {
   createProcessor,
-  describe,
   DeadLetterReasons,
   type Processor,
   type ProcessorOptions,
@@ -9,4 +8,6 @@ export {
   type Outcome,
 } from './processor.ts';
 export { simulateWork, WorkAbortedError, DEFAULT_CPU_SLICE_MS } from './simulate.ts';
-export { workerConfigFromEnv, LOG_LEVELS, type LogLevel, type WorkerCommonConfig } from './config.ts';
+export { outcomeFileObserver, combineObservers, type OutcomeFileObserver, type OutcomeRecord } from './outcomes.ts';
+export { workerConfigFromEnv, type WorkerCommonConfig } from './config.ts';
+export { WorkerExitCodes } from './exit-codes.ts';

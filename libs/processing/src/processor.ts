@@ -14,16 +14,17 @@
  * message, broker or store can do: it returns a report the caller turns into logs, metrics and
  * (for the job) an exit code.
  */
+import { errorFields } from '@surge/core';
 import { decodeWorkMessage, formatFieldErrors, type WorkerKind, type WorkResult } from '@surge/contracts';
-import type { Delivery } from '@surge/queue-adapters';
+import { DeadLetterReasons as QueueDeadLetterReasons, type Delivery } from '@surge/queue-adapters';
 import type { ResultSink, WriteOutcome } from '@surge/results';
 import { deliveryLogger, noopTracer, type Logger, type MessagingTracer } from '@surge/telemetry';
 import { simulateWork, WorkAbortedError, DEFAULT_CPU_SLICE_MS } from './simulate.ts';
 
-/** Dead-letter reasons this lib sets (the adapter adds `MaxDeliveryCountExceeded`). */
+/** Dead-letter reasons a worker sees: the adapters' own, and the one this lib sets for a message it cannot read. */
 export const DeadLetterReasons = {
+  ...QueueDeadLetterReasons,
   INVALID_MESSAGE: 'InvalidMessage',
-  MAX_DELIVERIES: 'MaxDeliveryCountExceeded',
 } as const;
 
 export type Outcome =
@@ -93,7 +94,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
     // The child logger is made on first use: on the success path at `info` nothing is logged, and a
     // pino child per delivery was a measurable share of a zero-work message's cost.
     let child: Logger | undefined;
-    const log = (): Logger => (child ??= tracer.enabled ? deliveryLogger(options.logger, delivery).child(tracer.logFields()) : deliveryLogger(options.logger, delivery));
+    const log = (): Logger =>
+      (child ??= tracer.enabled
+        ? deliveryLogger(options.logger, delivery).child(tracer.logFields())
+        : deliveryLogger(options.logger, delivery));
     observer?.started?.(delivery);
     const finish = (report: Omit<ProcessingReport, 'messageId' | 'processingMs'>, enqueuedAt?: number): ProcessingReport => {
       const done: ProcessingReport = { messageId: delivery.id, processingMs: now() - startedAt, ...report };
@@ -102,14 +106,23 @@ export function createProcessor(options: ProcessorOptions): Processor {
       return done;
     };
     /** Settles and turns a settle failure into `settle-failed` (the broker redelivers on its own). */
-    const settle = async (action: () => Promise<void>, report: Omit<ProcessingReport, 'messageId' | 'processingMs'>, enqueuedAt?: number): Promise<ProcessingReport> => {
+    const settle = async (
+      action: () => Promise<void>,
+      report: Omit<ProcessingReport, 'messageId' | 'processingMs'>,
+      enqueuedAt?: number,
+    ): Promise<ProcessingReport> => {
       try {
         await action();
         return finish(report, enqueuedAt);
       } catch (error) {
-        log().error({ err: describe(error), intended: report.outcome }, 'settling the delivery failed; the broker will redeliver it');
+        log().error({ err: errorFields(error), intended: report.outcome }, 'settling the delivery failed; the broker will redeliver it');
         // A store failure stays a store failure: the job's exit code must name the first cause.
-        return finish(report.outcome === 'store-failed' ? report : { outcome: 'settle-failed', error, reason: report.reason });
+        // The write outcome stays: a duplicate written before a failed complete is still a duplicate.
+        return finish(
+          report.outcome === 'store-failed'
+            ? report
+            : { outcome: 'settle-failed', error, reason: report.reason, ...(report.write === undefined ? {} : { write: report.write }) },
+        );
       }
     };
 
@@ -117,10 +130,14 @@ export function createProcessor(options: ProcessorOptions): Processor {
     if (!decoded.ok) {
       const reason = formatFieldErrors(decoded.errors);
       log().warn({ reason }, 'invalid message: dead-lettering it');
-      return settle(() => delivery.deadLetter(DeadLetterReasons.INVALID_MESSAGE, reason.slice(0, 1024)), { outcome: 'dead-lettered', reason: DeadLetterReasons.INVALID_MESSAGE });
+      return settle(() => delivery.deadLetter(DeadLetterReasons.INVALID_MESSAGE, reason.slice(0, 1024)), {
+        outcome: 'dead-lettered',
+        reason: DeadLetterReasons.INVALID_MESSAGE,
+      });
     }
     const message = decoded.value;
-    if (options.logger.isLevelEnabled('debug')) log().debug({ loadId: message.loadId, seq: message.seq, mode: message.work.mode, durationMs: message.work.durationMs }, 'processing');
+    if (options.logger.isLevelEnabled('debug'))
+      log().debug({ loadId: message.loadId, seq: message.seq, mode: message.work.mode, durationMs: message.work.durationMs }, 'processing');
 
     try {
       await simulateWork(message.work, signal, sliceMs);
@@ -132,7 +149,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
 
     if (message.work.failureProbability > 0 && random() < message.work.failureProbability) {
       const last = delivery.deliveryCount >= options.maxDeliveries;
-      log().warn({ loadId: message.loadId, last }, last ? 'injected failure on the last delivery: the message goes to the dead-letter queue' : 'injected failure: abandoning for redelivery');
+      log().warn(
+        { loadId: message.loadId, last },
+        last
+          ? 'injected failure on the last delivery: the message goes to the dead-letter queue'
+          : 'injected failure: abandoning for redelivery',
+      );
       return settle(
         () => delivery.abandon(),
         last ? { outcome: 'dead-lettered', reason: DeadLetterReasons.MAX_DELIVERIES } : { outcome: 'failed', reason: 'injected failure' },
@@ -156,13 +178,18 @@ export function createProcessor(options: ProcessorOptions): Processor {
     try {
       write = await sink.writeIfAbsent(result);
     } catch (error) {
-      log().error({ err: describe(error), loadId: message.loadId }, 'storing the result failed: abandoning the delivery');
+      log().error({ err: errorFields(error), loadId: message.loadId }, 'storing the result failed: abandoning the delivery');
       return settle(() => delivery.abandon(), { outcome: 'store-failed', reason: 'result store failed', error });
     }
-    if (write === 'duplicate') log().info({ loadId: message.loadId, seq: message.seq, write }, 'a result for this message already exists: kept it, completing the redelivery');
+    if (write === 'duplicate')
+      log().info(
+        { loadId: message.loadId, seq: message.seq, write },
+        'a result for this message already exists: kept it, completing the redelivery',
+      );
     const report = await settle(() => delivery.complete(), { outcome: 'completed', write }, enqueuedAt);
     if (report.outcome === 'completed') {
-      if (options.logger.isLevelEnabled('debug')) log().debug({ loadId: message.loadId, seq: message.seq, write, processingMs: report.processingMs }, 'processed');
+      if (options.logger.isLevelEnabled('debug'))
+        log().debug({ loadId: message.loadId, seq: message.seq, write, processingMs: report.processingMs }, 'processed');
     }
     return report;
   }
@@ -183,16 +210,4 @@ function isoFormatter(): (ms: number) => string {
     }
     return last;
   };
-}
-
-export function describe(error: unknown): { message: string; code?: string; retryable?: boolean } {
-  if (error instanceof Error) {
-    const { code, retryable } = error as Error & { code?: unknown; retryable?: unknown };
-    return {
-      message: error.message,
-      ...(typeof code === 'string' ? { code } : {}),
-      ...(typeof retryable === 'boolean' ? { retryable } : {}),
-    };
-  }
-  return { message: String(error) };
 }

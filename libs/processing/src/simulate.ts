@@ -2,7 +2,7 @@
  * The work a message asks for. `wait` sleeps; `cpu` burns CPU in short slices and yields to the
  * event loop between them (setImmediate runs after the timers and I/O phases), so AMQP heartbeats,
  * lock and lease renewal, `/livez` and `/metrics` keep being served while a message is "busy"
- * (field-problems §4: a blocked loop misses heartbeats and the broker drops the connection).
+ * (a blocked loop misses AMQP heartbeats, the broker drops the connection and later acks fail).
  * Slicing was chosen over a worker thread: no thread start-up on the one-message job's hot path, no
  * extra memory per pod, and the same behaviour a real CPU-bound handler would need anyway.
  */
@@ -21,7 +21,11 @@ export class WorkAbortedError extends Error {
 }
 
 /** Resolves when the simulated work is done; rejects with WorkAbortedError as soon as `signal` aborts. */
-export async function simulateWork(work: Pick<WorkSpec, 'durationMs' | 'mode'>, signal: AbortSignal | undefined, sliceMs = DEFAULT_CPU_SLICE_MS): Promise<void> {
+export async function simulateWork(
+  work: Pick<WorkSpec, 'durationMs' | 'mode'>,
+  signal: AbortSignal | undefined,
+  sliceMs = DEFAULT_CPU_SLICE_MS,
+): Promise<void> {
   if (signal?.aborted) throw new WorkAbortedError();
   if (work.durationMs <= 0) return;
   if (work.mode === 'wait') {

@@ -67,9 +67,11 @@ export function checkServiceBusConnectionString(value: string, variable = 'SERVI
   );
   const endpoint = parts.get('endpoint');
   const expected = 'Endpoint=sb://<namespace>/;SharedAccessKeyName=<name>;SharedAccessKey=<key> (or SharedAccessSignature=…)';
-  if (!endpoint || !/^sb:\/\/[^/;]+\/?$/.test(endpoint)) throw new ConfigError(variable, expected, 'a value without a valid Endpoint=sb://…');
+  if (!endpoint || !/^sb:\/\/[^/;]+\/?$/.test(endpoint))
+    throw new ConfigError(variable, expected, 'a value without a valid Endpoint=sb://…');
   const hasKey = parts.has('sharedaccesskeyname') && parts.has('sharedaccesskey');
-  if (!hasKey && !parts.has('sharedaccesssignature')) throw new ConfigError(variable, expected, 'a value without SharedAccessKeyName/SharedAccessKey');
+  if (!hasKey && !parts.has('sharedaccesssignature'))
+    throw new ConfigError(variable, expected, 'a value without SharedAccessKeyName/SharedAccessKey');
 }
 
 export function queueConfigFromEnv(env: Env, options: { cwd?: string } = {}): QueueConfig {
@@ -95,18 +97,32 @@ export function queueConfigFromEnv(env: Env, options: { cwd?: string } = {}): Qu
         ...common,
         url: url.toString(),
         managementUrl: management === undefined ? undefined : readUrl(env, 'RABBITMQ_MANAGEMENT_URL', ['http:', 'https:']).toString(),
-        prefetch: readOptionalString(env, 'RABBITMQ_PREFETCH') === undefined ? undefined : readInteger(env, 'RABBITMQ_PREFETCH', { min: 1, max: 65535 }),
+        prefetch:
+          readOptionalString(env, 'RABBITMQ_PREFETCH') === undefined
+            ? undefined
+            : readInteger(env, 'RABBITMQ_PREFETCH', { min: 1, max: 65535 }),
       };
     }
     case 'servicebus': {
       const connectionString = readOptionalString(env, 'SERVICEBUS_CONNECTION_STRING');
       const namespace = readOptionalString(env, 'SERVICEBUS_NAMESPACE');
       if (connectionString === undefined && namespace === undefined) {
-        throw new ConfigError('SERVICEBUS_CONNECTION_STRING', 'a SAS connection string, or SERVICEBUS_NAMESPACE=<name>.servicebus.windows.net for passwordless sign-in');
+        throw new ConfigError(
+          'SERVICEBUS_CONNECTION_STRING',
+          'a SAS connection string, or SERVICEBUS_NAMESPACE=<name>.servicebus.windows.net for passwordless sign-in',
+        );
       }
       if (connectionString !== undefined) checkServiceBusConnectionString(connectionString);
-      if (connectionString === undefined && namespace !== undefined && !/^[a-z0-9][a-z0-9-]{4,48}[a-z0-9]\.servicebus\.(windows\.net|chinacloudapi\.cn|usgovcloudapi\.net|cloudapi\.de)$/i.test(namespace)) {
-        throw new ConfigError('SERVICEBUS_NAMESPACE', 'a fully qualified namespace like <name>.servicebus.windows.net', JSON.stringify(namespace));
+      if (
+        connectionString === undefined &&
+        namespace !== undefined &&
+        !/^[a-z0-9][a-z0-9-]{4,48}[a-z0-9]\.servicebus\.(windows\.net|chinacloudapi\.cn|usgovcloudapi\.net|cloudapi\.de)$/i.test(namespace)
+      ) {
+        throw new ConfigError(
+          'SERVICEBUS_NAMESPACE',
+          'a fully qualified namespace like <name>.servicebus.windows.net',
+          JSON.stringify(namespace),
+        );
       }
       return { kind, ...common, connectionString, namespace };
     }

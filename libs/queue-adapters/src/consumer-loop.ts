@@ -4,14 +4,15 @@
  * handlers at once; `stop()` takes nothing new and waits for in-flight handlers; a handler that
  * throws or returns without settling gets its delivery abandoned, so nothing is silently dropped.
  */
-import type { AdapterLogger } from './factory.ts';
-import { isQueueError } from './errors.ts';
+import { errorFields, errorMessage, type Logger } from '@surge/core';
+import { isQueueError, QueueError } from './errors.ts';
 import type { Consumer, Delivery, DeliveryHandler } from './types.ts';
 
 /** Wraps a delivery so the caller can tell whether the handler settled it. */
 export function trackSettlement(delivery: Delivery): { delivery: Delivery; isSettled: () => boolean } {
   let settled = false;
-  const mark = <A extends unknown[]>(settle: (...args: A) => Promise<void>) =>
+  const mark =
+    <A extends unknown[]>(settle: (...args: A) => Promise<void>) =>
     (...args: A): Promise<void> => {
       settled = true;
       return settle(...args);
@@ -36,9 +37,9 @@ export class InFlightTracker {
   private idleWaiters: (() => void)[] = [];
   private slotWaiters: (() => void)[] = [];
   private readonly handler: DeliveryHandler;
-  private readonly logger: AdapterLogger;
+  private readonly logger: Logger;
 
-  constructor(handler: DeliveryHandler, logger: AdapterLogger) {
+  constructor(handler: DeliveryHandler, logger: Logger) {
     this.handler = handler;
     this.logger = logger;
   }
@@ -52,14 +53,18 @@ export class InFlightTracker {
     const { delivery: tracked, isSettled } = trackSettlement(delivery);
     void this.handler(tracked)
       .catch((error: unknown) => {
-        this.logger.warn({ messageId: delivery.id, queue: delivery.queue, err: describe(error) }, 'handler failed; abandoning the delivery');
+        this.logger.warn(
+          { messageId: delivery.id, queue: delivery.queue, err: errorFields(error) },
+          'handler failed; abandoning the delivery',
+        );
       })
       .then(async () => {
         if (!isSettled()) await tracked.abandon();
       })
       .catch((error: unknown) => {
         // The lease or channel is gone: the broker redelivers on its own.
-        if (!isQueueError(error)) this.logger.error({ messageId: delivery.id, queue: delivery.queue, err: describe(error) }, 'abandon failed');
+        if (!isQueueError(error))
+          this.logger.error({ messageId: delivery.id, queue: delivery.queue, err: errorFields(error) }, 'abandon failed');
       })
       .finally(() => {
         this.count--;
@@ -78,21 +83,26 @@ export class InFlightTracker {
   }
 }
 
-function describe(error: unknown): { message: string; code?: string } {
-  if (error instanceof Error) {
-    const code: unknown = (error as Error & { code?: unknown }).code;
-    return typeof code === 'string' ? { message: error.message, code } : { message: error.message };
-  }
-  return { message: String(error) };
-}
-
 export interface PullSource {
   concurrency: number;
   handler: DeliveryHandler;
-  logger: AdapterLogger;
+  logger: Logger;
   /** Resolves with up to `free` deliveries, waiting for some; resolves empty once `signal` aborts. */
   fetch(free: number, signal: AbortSignal): Promise<Delivery[]>;
+  /** Hears the last failure when the loop stops for good (see GIVE_UP_AFTER_FAILURES). */
+  onGiveUp?: ((error: QueueError) => void) | undefined;
 }
+
+/**
+ * After this many fetch failures in a row the consumer reports itself detached (readiness off, the
+ * attached gauge 0) until a fetch succeeds again: a consumer that cannot fetch must not look healthy.
+ */
+export const DETACH_AFTER_FAILURES = 3;
+/**
+ * Non-retryable fetch failures in a row (a damaged queue file) after which the loop stops for good;
+ * with the backoff below that is about 6 s of trying. Retryable ones never end the loop.
+ */
+export const GIVE_UP_AFTER_FAILURES = 5;
 
 export class ConsumerLoop implements Consumer {
   private readonly abort = new AbortController();
@@ -100,6 +110,7 @@ export class ConsumerLoop implements Consumer {
   private readonly source: PullSource;
   private readonly loop: Promise<void>;
   private running = true;
+  private failuresInARow = 0;
 
   private constructor(source: PullSource) {
     if (!Number.isInteger(source.concurrency) || source.concurrency < 1) throw new RangeError('concurrency must be a positive integer');
@@ -113,7 +124,7 @@ export class ConsumerLoop implements Consumer {
   }
 
   get attached(): boolean {
-    return this.running;
+    return this.running && this.failuresInARow < DETACH_AFTER_FAILURES;
   }
 
   get inFlight(): number {
@@ -127,6 +138,14 @@ export class ConsumerLoop implements Consumer {
     await this.tracker.idle();
   }
 
+  private notify(error: QueueError, listener: ((error: QueueError) => void) | undefined): void {
+    try {
+      listener?.(error);
+    } catch (callbackError) {
+      this.source.logger.error({ err: errorFields(callbackError) }, 'onError callback threw');
+    }
+  }
+
   private async run(): Promise<void> {
     const { concurrency } = this.source;
     while (this.running) {
@@ -136,10 +155,39 @@ export class ConsumerLoop implements Consumer {
       try {
         batch = await this.source.fetch(concurrency - this.tracker.inFlight, this.abort.signal);
       } catch (error) {
-        this.source.logger.error({ err: describe(error) }, 'fetching deliveries failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        if (!this.running) break;
+        this.failuresInARow++;
+        const queueError = isQueueError(error)
+          ? error
+          : new QueueError('INTERNAL', `fetching deliveries failed: ${errorMessage(error)}`, { cause: error });
+        if (!queueError.retryable && this.failuresInARow >= GIVE_UP_AFTER_FAILURES) {
+          this.running = false;
+          this.source.logger.error(
+            { err: errorFields(error), failures: this.failuresInARow },
+            'fetching deliveries keeps failing and retrying cannot fix it; the consumer stopped',
+          );
+          this.notify(queueError, this.source.onGiveUp);
+          break;
+        }
+        // Exponential backoff (200 ms doubling, capped at 5 s): a broken queue is not polled five times a second for ever.
+        const delayMs = Math.min(5_000, 200 * 2 ** (this.failuresInARow - 1));
+        this.source.logger.error(
+          { err: errorFields(error), failures: this.failuresInARow, retryInMs: delayMs },
+          'fetching deliveries failed; retrying',
+        );
+        const signal = this.abort.signal;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, delayMs);
+          function done(): void {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done);
+            resolve();
+          }
+          signal.addEventListener('abort', done, { once: true });
+        });
         continue;
       }
+      this.failuresInARow = 0;
       for (const delivery of batch) {
         // Fetched after stop() began: give it straight back rather than start new work.
         if (!this.running) void delivery.abandon().catch(() => {});

@@ -1,4 +1,4 @@
-import { SurgeError } from '@surge/core';
+import { SurgeError, errorGuard, type ErrorCodeSpec } from '@surge/core';
 
 /**
  * Stable codes for every queue failure. `retryable` says whether the same call may succeed later
@@ -20,7 +20,12 @@ export const QueueErrorCodes = {
   ALREADY_SETTLED: { code: 'QUEUE_ALREADY_SETTLED', retryable: false },
   CLOSED: { code: 'QUEUE_CLOSED', retryable: false },
   INTERNAL: { code: 'QUEUE_INTERNAL', retryable: false },
-} as const;
+  /**
+   * The broker's depth answer is not a count (negative, fractional, beyond 2^53, not JSON, too large):
+   * served as unknown rather than as a number an autoscaler would act on. Retryable: the next read may be sound.
+   */
+  DEPTH_INVALID: { code: 'QUEUE_DEPTH_INVALID', retryable: true },
+} as const satisfies Record<string, ErrorCodeSpec>;
 
 export type QueueErrorKind = keyof typeof QueueErrorCodes;
 export type QueueErrorCode = (typeof QueueErrorCodes)[QueueErrorKind]['code'];
@@ -36,6 +41,4 @@ export class QueueError extends SurgeError {
   }
 }
 
-export function isQueueError(error: unknown): error is QueueError {
-  return error instanceof QueueError || (typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string' && String((error as { code: string }).code).startsWith('QUEUE_') && 'retryable' in error);
-}
+export const isQueueError = errorGuard<QueueError>(QueueErrorCodes);

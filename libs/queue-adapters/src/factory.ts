@@ -1,26 +1,5 @@
 import type { QueueConfig } from './config.ts';
-import type { QueueClient } from './types.ts';
-
-/** Minimal structured logger the adapters accept (pino's shape); adapters never log payloads or secrets. */
-export interface AdapterLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export interface AdapterOptions {
-  logger?: AdapterLogger;
-  /**
-   * What the client is mostly for. `consume` (the workers): RabbitMQ sets up on the consume
-   * connection and opens the publish connection only when something is published (a dead-letter
-   * copy), so a receive-only Job pod holds one broker connection instead of two — a thousand pods
-   * starting at once make that a thousand fewer handshakes. Default `publish`.
-   */
-  usage?: 'consume' | 'publish';
-}
-
-export const silentLogger: AdapterLogger = { debug() {}, info() {}, warn() {}, error() {} };
+import type { AdapterOptions, QueueClient } from './types.ts';
 
 /**
  * Creates the client for the configured backend. Backends are loaded lazily so a RabbitMQ worker

@@ -8,7 +8,9 @@ export type {
   ConsumeOptions,
   Consumer,
   QueueClient,
+  AdapterOptions,
 } from './types.ts';
+export { DeadLetterReasons } from './types.ts';
 export { QueueError, QueueErrorCodes, isQueueError, type QueueErrorCode, type QueueErrorKind } from './errors.ts';
 export {
   type QueueConfig,
@@ -22,5 +24,6 @@ export {
   readQueueName,
   checkServiceBusConnectionString,
 } from './config.ts';
-export { createQueueClient, silentLogger, type AdapterLogger, type AdapterOptions } from './factory.ts';
+export { createQueueClient } from './factory.ts';
 export { traceQueueClient } from './tracing.ts';
+export { openWhenAvailable, type OpenWhenAvailableOptions } from './deferred-client.ts';

@@ -4,6 +4,7 @@
  * (abandoned, or held by a process that died) is delivered again with `deliveryCount + 1`,
  * and after `maxDeliveries` deliveries it is dead-lettered instead of handed out again.
  */
+import type { Logger } from '@surge/core';
 
 import type { QueueError } from './errors.ts';
 
@@ -61,6 +62,11 @@ export interface ConsumeOptions {
    * re-established), a settle that failed after the handler returned. Typed as QueueError.
    */
   onError?: (error: QueueError) => void;
+  /**
+   * Called once when the consumer stops for good because retrying cannot fix what fails (a damaged
+   * embedded queue file); `attached` is false from then on. The caller should end the process.
+   */
+  onGiveUp?: (error: QueueError) => void;
 }
 
 export interface Consumer {
@@ -95,3 +101,26 @@ export interface QueueClient {
    */
   close(): Promise<void>;
 }
+
+/** Options of `createQueueClient`; `logger` defaults to the silent logger. */
+export interface AdapterOptions {
+  logger?: Logger;
+  /**
+   * What the client is mostly for. `consume` (the workers): RabbitMQ sets up on the consume
+   * connection and opens the publish connection only when something is published (a dead-letter
+   * copy), so a receive-only Job pod holds one broker connection instead of two — a thousand pods
+   * starting at once make that a thousand fewer handshakes. `observe` (the exporter): the client only
+   * reads depth, so it declares nothing — the queue's arguments belong to the producer and workers
+   * that create it, and RabbitMQ refuses a redeclare with another `x-delivery-limit` — and a
+   * consumer-side setting such as `QUEUE_MAX_DELIVERIES` cannot make it fail. Default `publish`.
+   */
+  usage?: 'consume' | 'publish' | 'observe';
+}
+
+/**
+ * Dead-letter reasons the adapters set themselves. A message that ran out of deliveries carries Service
+ * Bus' own word for it on every backend, so a report or an alert reads one reason whatever the broker.
+ */
+export const DeadLetterReasons = {
+  MAX_DELIVERIES: 'MaxDeliveryCountExceeded',
+} as const;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
-import { runQueueContractSuite } from '@surge/testing';
+import { runQueueContractSuite } from '@surge/queue-adapters/testing';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'surge-embedded-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

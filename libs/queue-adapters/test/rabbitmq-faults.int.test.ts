@@ -6,7 +6,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRabbitMq, type RabbitMqInstance } from '@surge/testing';
-import { createQueueClient, isQueueError, type AdapterLogger, type QueueClient, type QueueDepth, type QueueError, type RabbitMqQueueConfig } from '../src/index.ts';
+import type { Logger } from '@surge/core';
+import {
+  createQueueClient,
+  isQueueError,
+  type QueueClient,
+  type QueueDepth,
+  type QueueError,
+  type RabbitMqQueueConfig,
+} from '../src/index.ts';
 
 let broker: RabbitMqInstance | undefined;
 let unavailable: string | undefined;
@@ -40,7 +48,15 @@ async function brokerVersion(node: RabbitMqInstance): Promise<string> {
 }
 
 function config(node: RabbitMqInstance, queue: string): RabbitMqQueueConfig {
-  return { kind: 'rabbitmq', queue, maxDeliveries: 20, maxProcessingMs: 60_000, url: node.url, managementUrl: node.managementUrl, prefetch: 16 };
+  return {
+    kind: 'rabbitmq',
+    queue,
+    maxDeliveries: 20,
+    maxProcessingMs: 60_000,
+    url: node.url,
+    managementUrl: node.managementUrl,
+    prefetch: 16,
+  };
 }
 
 async function until(condition: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
@@ -64,8 +80,9 @@ async function eventuallyDepth(client: QueueClient, expected: QueueDepth, ms = 3
   expect(depth).toEqual(expected);
 }
 
-function memoryLogger(lines: string[]): AdapterLogger {
-  const at = (level: string) => (obj: object, msg?: string) => lines.push(`${new Date().toISOString()} ${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
+function memoryLogger(lines: string[]): Logger {
+  const at = (level: string) => (obj: object, msg?: string) =>
+    lines.push(`${new Date().toISOString()} ${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
@@ -97,7 +114,9 @@ describe.each([
       // amqplib — can attach. That is the broker, not the adapter; run this variant on 4.x.
       const version = await brokerVersion(node);
       if (!/^(?:[4-9]|\d{2,})\./.test(version)) {
-        console.warn(`skipped: the SIGKILL restart variant needs RabbitMQ 4 or later (this node is ${version}; 3.x quorum queues may not recover a leader after an unclean stop)`);
+        console.warn(
+          `skipped: the SIGKILL restart variant needs RabbitMQ 4 or later (this node is ${version}; 3.x quorum queues may not recover a leader after an unclean stop)`,
+        );
         context.skip();
       }
     }
@@ -151,7 +170,9 @@ describe.each([
       // A second completion is legitimate only for a message whose first ack went out on the channel
       // that then died (the ack was lost with the broker); nothing is completed twice after recovery.
       for (const [, times] of duplicates) expect(times[0]!).toBeLessThanOrEqual(detachedAt);
-      console.log(`restart (${kill ? 'SIGKILL' : 'graceful'}): ${N} messages, ${duplicates.length} duplicates (acks lost with the broker), ${lostSettles} settles refused as DELIVERY_LOST, ${errors.length} onError reports`);
+      console.log(
+        `restart (${kill ? 'SIGKILL' : 'graceful'}): ${N} messages, ${duplicates.length} duplicates (acks lost with the broker), ${lostSettles} settles refused as DELIVERY_LOST, ${errors.length} onError reports`,
+      );
       expect(unexpected).toEqual([]);
       expect(completions.size).toBe(N);
       expect(errors.length).toBeGreaterThan(0);
@@ -167,7 +188,9 @@ describe('rabbitmq broker restart: single deliveries and sends', () => {
   it('a delivery from before the restart cannot be settled after it (DELIVERY_LOST) and is redelivered; sends recover', async (context) => {
     const node = requireNode(context);
     const { RabbitMqQueueClient } = await import('../src/rabbitmq/rabbitmq-client.ts');
-    const client = await RabbitMqQueueClient.connect(config(node, `lost-${randomUUID().slice(0, 8)}`), { publish: { sendTimeoutMs: 1_500 } });
+    const client = await RabbitMqQueueClient.connect(config(node, `lost-${randomUUID().slice(0, 8)}`), {
+      publish: { sendTimeoutMs: 1_500 },
+    });
     try {
       const id = randomUUID();
       await client.send([{ id, body: Buffer.from('x') }]);
@@ -177,10 +200,21 @@ describe('rabbitmq broker restart: single deliveries and sends', () => {
       await node.stopBroker();
       // While the broker is down: ping and send fail with retryable errors, within their bounds.
       await expect(client.ping()).rejects.toMatchObject({ retryable: true });
-      await expect(client.send([{ id: randomUUID(), body: Buffer.from('y') }])).rejects.toMatchObject({ code: 'QUEUE_UNAVAILABLE', retryable: true });
+      await expect(client.send([{ id: randomUUID(), body: Buffer.from('y') }])).rejects.toMatchObject({
+        code: 'QUEUE_UNAVAILABLE',
+        retryable: true,
+      });
       await node.startBroker();
 
-      await until(() => client.ping().then(() => true, () => false), 30_000, 'the client to reconnect');
+      await until(
+        () =>
+          client.ping().then(
+            () => true,
+            () => false,
+          ),
+        30_000,
+        'the client to reconnect',
+      );
       // The old channel is gone: acking its tag on a new channel would be wrong, so settling refuses.
       await expect(held!.complete()).rejects.toMatchObject({ code: 'QUEUE_DELIVERY_LOST' });
       const [again] = await client.receive(1, 15_000);

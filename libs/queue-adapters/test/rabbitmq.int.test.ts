@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectDepthWithin, runQueueContractSuite, startRabbitMq, type RabbitMqInstance } from '@surge/testing';
+import { expectDepthWithin, runQueueContractSuite } from '@surge/queue-adapters/testing';
+import { startRabbitMq, type RabbitMqInstance } from '@surge/testing';
 import { createQueueClient, queueConfigFromEnv, type QueueClient, type QueueDepth, type RabbitMqQueueConfig } from '../src/index.ts';
 import { ConfigError } from '@surge/core';
 
@@ -17,7 +18,16 @@ afterAll(async () => {
 }, 60_000);
 
 function config(queue: string, overrides: Partial<RabbitMqQueueConfig> = {}): RabbitMqQueueConfig {
-  return { kind: 'rabbitmq', queue, maxDeliveries: 5, maxProcessingMs: 60_000, url: broker.url, managementUrl: broker.managementUrl, prefetch: undefined, ...overrides };
+  return {
+    kind: 'rabbitmq',
+    queue,
+    maxDeliveries: 5,
+    maxProcessingMs: 60_000,
+    url: broker.url,
+    managementUrl: broker.managementUrl,
+    prefetch: undefined,
+    ...overrides,
+  };
 }
 
 function uniqueQueue(prefix: string): string {
@@ -57,13 +67,21 @@ describe('rabbitmq configuration', () => {
     expect(() => queueConfigFromEnv({ QUEUE_KIND: 'rabbitmq' })).toThrow(ConfigError);
     expect(() => queueConfigFromEnv({ QUEUE_KIND: 'rabbitmq' })).toThrow(/RABBITMQ_URL/);
     expect(() => queueConfigFromEnv({ QUEUE_KIND: 'rabbitmq', RABBITMQ_URL: 'http://u:p@127.0.0.1:5672' })).toThrow(/RABBITMQ_URL/);
-    expect(() => queueConfigFromEnv({ QUEUE_KIND: 'rabbitmq', RABBITMQ_URL: 'amqp://127.0.0.1', RABBITMQ_MANAGEMENT_URL: 'amqp://x' })).toThrow(/RABBITMQ_MANAGEMENT_URL/);
-    expect(() => queueConfigFromEnv({ QUEUE_KIND: 'rabbitmq', RABBITMQ_URL: 'amqp://127.0.0.1', RABBITMQ_PREFETCH: '0' })).toThrow(/RABBITMQ_PREFETCH/);
+    expect(() =>
+      queueConfigFromEnv({ QUEUE_KIND: 'rabbitmq', RABBITMQ_URL: 'amqp://127.0.0.1', RABBITMQ_MANAGEMENT_URL: 'amqp://x' }),
+    ).toThrow(/RABBITMQ_MANAGEMENT_URL/);
+    expect(() => queueConfigFromEnv({ QUEUE_KIND: 'rabbitmq', RABBITMQ_URL: 'amqp://127.0.0.1', RABBITMQ_PREFETCH: '0' })).toThrow(
+      /RABBITMQ_PREFETCH/,
+    );
   });
 
   it('never puts the password in an error message', () => {
     try {
-      queueConfigFromEnv({ QUEUE_KIND: 'rabbitmq', RABBITMQ_URL: 'amqp://user:s3cretpw@127.0.0.1:5672', RABBITMQ_MANAGEMENT_URL: 'ftp://user:s3cretpw@x' });
+      queueConfigFromEnv({
+        QUEUE_KIND: 'rabbitmq',
+        RABBITMQ_URL: 'amqp://user:s3cretpw@127.0.0.1:5672',
+        RABBITMQ_MANAGEMENT_URL: 'ftp://user:s3cretpw@x',
+      });
       expect.unreachable();
     } catch (error) {
       expect(String((error as Error).message)).not.toContain('s3cretpw');
@@ -88,7 +106,10 @@ describe('rabbitmq configuration', () => {
     const queue = uniqueQueue('incompat');
     const first = await createQueueClient(config(queue, { maxDeliveries: 5 }));
     try {
-      await expect(createQueueClient(config(queue, { maxDeliveries: 7 }))).rejects.toMatchObject({ code: 'QUEUE_INCOMPATIBLE', retryable: false });
+      await expect(createQueueClient(config(queue, { maxDeliveries: 7 }))).rejects.toMatchObject({
+        code: 'QUEUE_INCOMPATIBLE',
+        retryable: false,
+      });
     } finally {
       await first.close();
     }
@@ -100,9 +121,16 @@ describe('rabbitmq specifics', () => {
     const client = await createQueueClient(config(uniqueQueue('props')));
     try {
       const id = randomUUID();
-      await client.send([{ id, body: new Uint8Array([123, 125]), properties: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } }]);
+      await client.send([
+        { id, body: new Uint8Array([123, 125]), properties: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } },
+      ]);
       const [delivery] = await client.receive(1, 10_000);
-      expect(delivery).toMatchObject({ id, queue: client.queue, deliveryCount: 1, properties: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } });
+      expect(delivery).toMatchObject({
+        id,
+        queue: client.queue,
+        deliveryCount: 1,
+        properties: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+      });
       expect(delivery!.body.toString()).toBe('{}');
       expect(delivery!.enqueuedAt).toBeInstanceOf(Date);
       expect(Math.abs(delivery!.enqueuedAt!.getTime() - Date.now())).toBeLessThan(60_000);
@@ -228,7 +256,10 @@ describe('rabbitmq specifics', () => {
       await client.send([{ id: randomUUID(), body: Buffer.from('before') }]);
       await broker.ctl(['set_vm_memory_high_watermark', 'absolute', '1']);
       try {
-        await expect(client.send([{ id: randomUUID(), body: Buffer.from('during') }])).rejects.toMatchObject({ code: 'QUEUE_BLOCKED', retryable: true });
+        await expect(client.send([{ id: randomUUID(), body: Buffer.from('during') }])).rejects.toMatchObject({
+          code: 'QUEUE_BLOCKED',
+          retryable: true,
+        });
       } finally {
         await broker.ctl(['set_vm_memory_high_watermark', '0.4']);
       }

@@ -36,10 +36,16 @@ export function registerQueueDepthMetrics(options: QueueDepthMetricsOptions): vo
     return inFlight;
   };
   const gauge = (name: string, help: string) => new Gauge({ name, help, labelNames, registers, collect });
-  const up = gauge('surge_queue_up', 'Whether the last depth read of the queue succeeded (1) or the broker could not be read (0); the depth series are absent while 0');
-  const ready = gauge('surge_queue_messages_ready', 'Messages waiting in the queue to be delivered, as the broker reports them (read at most once per DEPTH_CACHE_MS)');
+  const up = gauge(
+    'surge_queue_up',
+    'Whether the last depth read of the queue succeeded (1) or the broker could not be read (0); the depth series are absent while 0',
+  );
+  const ready = gauge(
+    'surge_queue_messages_ready',
+    'Messages waiting in the queue to be delivered, as the broker reports them (read at most once per DEPTH_CACHE_MS)',
+  );
   const inFlightGauge = gauge('surge_queue_messages_in_flight', 'Messages delivered and not yet settled (locked, unacked or leased)');
-  const deadLettered = gauge('surge_queue_messages_dead_lettered', 'Messages in the queue\'s dead-letter queue');
+  const deadLettered = gauge('surge_queue_messages_dead_lettered', "Messages in the queue's dead-letter queue");
   new Counter({
     name: 'surge_queue_depth_reads_total',
     help: 'Depth reads sent to the broker, by outcome (cached answers are not counted)',

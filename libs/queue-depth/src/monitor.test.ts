@@ -32,6 +32,23 @@ function clock(start = 1_000_000) {
 }
 
 describe('QueueDepthMonitor', () => {
+  it.each([
+    ['a negative ready', { ready: -5, inFlight: 0, deadLettered: 0 }],
+    ['a huge inFlight', { ready: 0, inFlight: 1e308, deadLettered: 0 }],
+    ['a fractional deadLettered', { ready: 1, inFlight: 0, deadLettered: 0.5 }],
+    ['NaN', { ready: Number.NaN, inFlight: 0, deadLettered: 0 }],
+    ['a total beyond 2^53 - 1', { ready: Number.MAX_SAFE_INTEGER, inFlight: 1, deadLettered: 0 }],
+  ])('serves %s from the backend as a failure QUEUE_DEPTH_INVALID, never as a number', async (_what, depth) => {
+    const fake = fakeClient('q', { depth });
+    const monitor = new QueueDepthMonitor({ queues: ['q'], openClient: async () => fake.client, minIntervalMs: 0 });
+    const registry = new Registry();
+    registerQueueDepthMetrics({ registry, monitor });
+    expect(await monitor.read('q')).toMatchObject({ ok: false, error: { code: 'QUEUE_DEPTH_INVALID', retryable: true } });
+    const text = await registry.metrics();
+    expect(text).toContain('surge_queue_up{queue="q"} 0');
+    expect(text).not.toMatch(/surge_queue_messages_ready\{/);
+  });
+
   it('single-flights: 100 concurrent scrapes cost one depth() call', async () => {
     const fake = fakeClient('q', { depth: { ready: 7, inFlight: 2, deadLettered: 1 }, delayMs: 50 });
     const monitor = new QueueDepthMonitor({ queues: ['q'], openClient: async () => fake.client, minIntervalMs: 5_000 });
@@ -69,7 +86,13 @@ describe('QueueDepthMonitor', () => {
     const script = { depth: { ready: 9, inFlight: 1, deadLettered: 0 } as QueueDepth | Error };
     const fake = fakeClient('q', script);
     const errors: string[] = [];
-    const monitor = new QueueDepthMonitor({ queues: ['q'], openClient: async () => fake.client, minIntervalMs: 1_000, now: c.now, onRead: (_queue, failure) => errors.push(failure?.code ?? 'ok') });
+    const monitor = new QueueDepthMonitor({
+      queues: ['q'],
+      openClient: async () => fake.client,
+      minIntervalMs: 1_000,
+      now: c.now,
+      onRead: (_queue, failure) => errors.push(failure?.code ?? 'ok'),
+    });
     const registry = new Registry();
     registerQueueDepthMetrics({ registry, monitor, constLabels: { cluster: 'aks' } });
     expect(await registry.metrics()).toContain('surge_queue_messages_ready{cluster="aks",queue="q"} 9\n');
@@ -126,7 +149,11 @@ describe('QueueDepthMonitor', () => {
   });
 
   it('knows its queues and refuses others', async () => {
-    const monitor = new QueueDepthMonitor({ queues: ['a', 'b', 'a'], openClient: async (q) => fakeClient(q, { depth: { ready: 0, inFlight: 0, deadLettered: 0 } }).client, minIntervalMs: 0 });
+    const monitor = new QueueDepthMonitor({
+      queues: ['a', 'b', 'a'],
+      openClient: async (q) => fakeClient(q, { depth: { ready: 0, inFlight: 0, deadLettered: 0 } }).client,
+      minIntervalMs: 0,
+    });
     expect(monitor.queues).toEqual(['a', 'b']);
     expect(monitor.has('b')).toBe(true);
     expect(monitor.has('c')).toBe(false);
@@ -141,7 +168,11 @@ describe('QueueDepthMonitor on the embedded backend', () => {
   it('reports ready, in-flight and dead-lettered as the queue holds them', async () => {
     const config = { kind: 'embedded' as const, dir, leaseMs: 30_000, maxDeliveries: 5, maxProcessingMs: 60_000 };
     const producer = await createQueueClient({ ...config, queue: 'depth-a' });
-    const monitor = new QueueDepthMonitor({ queues: ['depth-a', 'depth-b'], openClient: (queue) => createQueueClient({ ...config, queue }), minIntervalMs: 0 });
+    const monitor = new QueueDepthMonitor({
+      queues: ['depth-a', 'depth-b'],
+      openClient: (queue) => createQueueClient({ ...config, queue }),
+      minIntervalMs: 0,
+    });
     try {
       await producer.send(Array.from({ length: 5 }, (_, i) => ({ id: `m-${i}`, body: Buffer.from('{}') })));
       const [first, second] = await producer.receive(2, 1_000);

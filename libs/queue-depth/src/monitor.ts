@@ -10,7 +10,25 @@
  * broker is down keeps answering (with `ok: false`) and recovers on its own.
  */
 import { errorMessage, isSurgeError, withTimeout } from '@surge/core';
-import type { QueueClient, QueueDepth } from '@surge/queue-adapters';
+import { QueueError, type QueueClient, type QueueDepth } from '@surge/queue-adapters';
+
+/**
+ * Why a backend's depth is not a usable count, or undefined when it is. KEDA acts on whatever number
+ * it is given (a negative `ready` or a `total` of 1e308 would scale to nonsense), so every count must
+ * be a non-negative integer that stays exact in JSON, and so must their sum (`total`).
+ */
+export function invalidDepth(depth: QueueDepth): string | undefined {
+  for (const [name, value] of [
+    ['ready', depth.ready],
+    ['inFlight', depth.inFlight],
+    ['deadLettered', depth.deadLettered],
+  ] as const) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+      return `${name} is ${String(value)}, expected a non-negative integer up to 2^53 - 1`;
+  }
+  if (!Number.isSafeInteger(depth.ready + depth.inFlight)) return 'ready + inFlight exceeds 2^53 - 1';
+  return undefined;
+}
 
 export interface QueueDepthFailure {
   code: string;
@@ -56,7 +74,8 @@ export class QueueDepthMonitor {
     this.options = options;
     this.queues = [...new Set(options.queues)];
     this.now = options.now ?? Date.now;
-    for (const queue of this.queues) this.states.set(queue, { client: undefined, last: undefined, inFlight: undefined, reads: { ok: 0, error: 0 } });
+    for (const queue of this.queues)
+      this.states.set(queue, { client: undefined, last: undefined, inFlight: undefined, reads: { ok: 0, error: 0 } });
   }
 
   has(queue: string): boolean {
@@ -98,7 +117,11 @@ export class QueueDepthMonitor {
         state.client = undefined;
         if (!client) return;
         try {
-          await withTimeout(client.then((c) => c.close()), closeTimeoutMs, `closing the depth client of ${queue}`);
+          await withTimeout(
+            client.then((c) => c.close()),
+            closeTimeoutMs,
+            `closing the depth client of ${queue}`,
+          );
         } catch {
           // A client that never opened or cannot close in time has nothing more to give back.
         }
@@ -124,9 +147,16 @@ export class QueueDepthMonitor {
         this.options.timeoutMs ?? 5_000,
         `depth of ${queue}`,
       );
+      const invalid = invalidDepth(depth);
+      if (invalid !== undefined) throw new QueueError('DEPTH_INVALID', `depth of ${queue}: ${invalid}`, { queue });
       state.reads.ok++;
       this.options.onRead?.(queue, undefined);
-      return { queue, ok: true, depth: { ready: depth.ready, inFlight: depth.inFlight, deadLettered: depth.deadLettered }, observedAt: new Date(this.now()) };
+      return {
+        queue,
+        ok: true,
+        depth: { ready: depth.ready, inFlight: depth.inFlight, deadLettered: depth.deadLettered },
+        observedAt: new Date(this.now()),
+      };
     } catch (error) {
       const failure: QueueDepthFailure = isSurgeError(error)
         ? { code: error.code, message: error.message, retryable: error.retryable }

@@ -42,9 +42,11 @@ export function checkStorageConnectionString(value: string, variable = 'AZURE_ST
   if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') return;
   const hasAccount = parts.has('accountname') && (parts.has('accountkey') || parts.has('sharedaccesssignature'));
   const hasEndpoint = parts.has('blobendpoint') && (parts.has('accountkey') || parts.has('sharedaccesssignature'));
-  if (!hasAccount && !hasEndpoint) throw new ConfigError(variable, expected, 'a value without AccountName/BlobEndpoint and a key or signature');
+  if (!hasAccount && !hasEndpoint)
+    throw new ConfigError(variable, expected, 'a value without AccountName/BlobEndpoint and a key or signature');
   const endpoint = parts.get('blobendpoint');
-  if (endpoint !== undefined && !/^https?:\/\/[^\s;]+$/.test(endpoint)) throw new ConfigError(variable, expected, 'a BlobEndpoint that is not an http(s) URL');
+  if (endpoint !== undefined && !/^https?:\/\/[^\s;]+$/.test(endpoint))
+    throw new ConfigError(variable, expected, 'a BlobEndpoint that is not an http(s) URL');
 }
 
 export function resultsConfigFromEnv(env: Env, options: { cwd?: string } = {}): ResultsConfig {
@@ -53,11 +55,19 @@ export function resultsConfigFromEnv(env: Env, options: { cwd?: string } = {}): 
     return { kind, dir: path.resolve(options.cwd ?? process.cwd(), readString(env, 'RESULTS_DIR', path.join('.surge', 'results'))) };
   }
   const container = readString(env, 'RESULTS_CONTAINER', DEFAULT_RESULTS_CONTAINER);
-  if (!CONTAINER_PATTERN.test(container)) throw new ConfigError('RESULTS_CONTAINER', 'a container name of 3-63 lowercase letters, digits and single hyphens', JSON.stringify(container));
+  if (!CONTAINER_PATTERN.test(container))
+    throw new ConfigError(
+      'RESULTS_CONTAINER',
+      'a container name of 3-63 lowercase letters, digits and single hyphens',
+      JSON.stringify(container),
+    );
   const connectionString = readOptionalString(env, 'AZURE_STORAGE_CONNECTION_STRING');
   const accountUrlText = readOptionalString(env, 'AZURE_STORAGE_ACCOUNT_URL');
   if (connectionString === undefined && accountUrlText === undefined) {
-    throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'a storage connection string, or AZURE_STORAGE_ACCOUNT_URL=https://<account>.blob.core.windows.net for passwordless sign-in (RESULTS_KIND=blob)');
+    throw new ConfigError(
+      'AZURE_STORAGE_CONNECTION_STRING',
+      'a storage connection string, or AZURE_STORAGE_ACCOUNT_URL=https://<account>.blob.core.windows.net for passwordless sign-in (RESULTS_KIND=blob)',
+    );
   }
   if (connectionString !== undefined) {
     checkStorageConnectionString(connectionString);
@@ -65,7 +75,10 @@ export function resultsConfigFromEnv(env: Env, options: { cwd?: string } = {}): 
   }
   const accountUrl = readUrl(env, 'AZURE_STORAGE_ACCOUNT_URL', ['https:', 'http:']);
   if (accountUrl.username || accountUrl.password || accountUrl.search) {
-    throw new ConfigError('AZURE_STORAGE_ACCOUNT_URL', 'an account URL without credentials or a SAS query (use AZURE_STORAGE_CONNECTION_STRING for keys)');
+    throw new ConfigError(
+      'AZURE_STORAGE_ACCOUNT_URL',
+      'an account URL without credentials or a SAS query (use AZURE_STORAGE_CONNECTION_STRING for keys)',
+    );
   }
   return { kind, connectionString: undefined, accountUrl: accountUrl.origin + accountUrl.pathname.replace(/\/+$/, ''), container };
 }

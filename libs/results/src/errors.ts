@@ -1,4 +1,4 @@
-import { SurgeError } from '@surge/core';
+import { SurgeError, errorGuard, type ErrorCodeSpec } from '@surge/core';
 
 /**
  * Stable codes for result-store failures. `retryable` tells the worker whether abandoning the
@@ -18,7 +18,7 @@ export const ResultErrorCodes = {
   CORRUPT: { code: 'RESULTS_CORRUPT', retryable: false },
   CLOSED: { code: 'RESULTS_CLOSED', retryable: false },
   INTERNAL: { code: 'RESULTS_INTERNAL', retryable: false },
-} as const;
+} as const satisfies Record<string, ErrorCodeSpec>;
 
 export type ResultErrorKind = keyof typeof ResultErrorCodes;
 export type ResultErrorCode = (typeof ResultErrorCodes)[ResultErrorKind]['code'];
@@ -32,9 +32,4 @@ export class ResultError extends SurgeError {
   }
 }
 
-export function isResultError(error: unknown): error is ResultError {
-  return (
-    error instanceof ResultError ||
-    (typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string' && String((error as { code: string }).code).startsWith('RESULTS_') && 'retryable' in error)
-  );
-}
+export const isResultError = errorGuard<ResultError>(ResultErrorCodes);

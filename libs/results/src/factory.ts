@@ -1,7 +1,5 @@
 import type { ResultsConfig } from './config.ts';
-import type { ResultSink, SinkLogger, SinkOptions } from './types.ts';
-
-export const silentSinkLogger: SinkLogger = { debug() {}, info() {}, warn() {}, error() {} };
+import type { ResultSink, SinkOptions } from './types.ts';
 
 /**
  * Creates the configured sink. Each is loaded lazily, so a worker writing to a folder never loads

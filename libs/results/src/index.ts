@@ -1,4 +1,4 @@
-export type { ResultsKind, WriteOutcome, ResultKey, ResultSink, SinkLogger, SinkOptions } from './types.ts';
+export type { ResultsKind, WriteOutcome, ResultKey, ResultSink, SinkOptions } from './types.ts';
 export { ResultError, ResultErrorCodes, isResultError, type ResultErrorCode, type ResultErrorKind } from './errors.ts';
 export {
   type ResultsConfig,
@@ -10,4 +10,4 @@ export {
   checkStorageConnectionString,
 } from './config.ts';
 export { resultName, parseResultName } from './names.ts';
-export { createResultSink, silentSinkLogger } from './factory.ts';
+export { createResultSink } from './factory.ts';

@@ -10,7 +10,11 @@ import { isLoadId, isMessageId } from './names.ts';
  */
 export function checkResult(result: WorkResult): void {
   const bad = [!isLoadId(String(result.loadId)) && 'loadId', !isMessageId(String(result.messageId)) && 'messageId'].filter(Boolean);
-  if (bad.length > 0) throw new ResultError('INVALID_RESULT', `result ${bad.join(' and ')} cannot name a stored result (loadId: letters, digits, '.', '_', '-', at most 64; messageId: a UUID)`);
+  if (bad.length > 0)
+    throw new ResultError(
+      'INVALID_RESULT',
+      `result ${bad.join(' and ')} cannot name a stored result (loadId: letters, digits, '.', '_', '-', at most 64; messageId: a UUID)`,
+    );
 }
 
 export function parseStoredResult(text: string, name: string): WorkResult {
@@ -21,6 +25,7 @@ export function parseStoredResult(text: string, name: string): WorkResult {
     throw new ResultError('CORRUPT', `stored result ${name} is not JSON`, { cause });
   }
   const checked = validate(WorkResult, value);
-  if (!checked.ok) throw new ResultError('CORRUPT', `stored result ${name} does not match the WorkResult schema: ${formatFieldErrors(checked.errors)}`);
+  if (!checked.ok)
+    throw new ResultError('CORRUPT', `stored result ${name} does not match the WorkResult schema: ${formatFieldErrors(checked.errors)}`);
   return checked.value;
 }

@@ -5,6 +5,7 @@
  * writes with create-if-absent semantics under a deterministic name, `<loadId>/<messageId>.json`.
  */
 import type { WorkResult } from '@surge/contracts';
+import type { Logger } from '@surge/core';
 
 export type ResultsKind = 'local' | 'blob';
 
@@ -30,14 +31,7 @@ export interface ResultSink {
   close(): Promise<void>;
 }
 
-/** Minimal structured logger (pino's shape); sinks never log result contents or credentials. */
-export interface SinkLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
 export interface SinkOptions {
-  logger?: SinkLogger;
+  /** Defaults to the silent logger; sinks never log result contents or credentials. */
+  logger?: Logger;
 }

@@ -31,7 +31,13 @@ describe('resultsConfigFromEnv', () => {
   });
 
   it('reads blob settings by account URL for passwordless sign-in', () => {
-    expect(resultsConfigFromEnv({ RESULTS_KIND: 'blob', AZURE_STORAGE_ACCOUNT_URL: 'https://acct.blob.core.windows.net/', RESULTS_CONTAINER: 'my-results' })).toEqual({
+    expect(
+      resultsConfigFromEnv({
+        RESULTS_KIND: 'blob',
+        AZURE_STORAGE_ACCOUNT_URL: 'https://acct.blob.core.windows.net/',
+        RESULTS_CONTAINER: 'my-results',
+      }),
+    ).toEqual({
       kind: 'blob',
       connectionString: undefined,
       accountUrl: 'https://acct.blob.core.windows.net',
@@ -46,7 +52,15 @@ describe('resultsConfigFromEnv', () => {
     expect(error.message).not.toContain('hunter2');
     expect(configError(() => resultsConfigFromEnv({ RESULTS_KIND: 'blob' })).variable).toBe('AZURE_STORAGE_CONNECTION_STRING');
     expect(configError(() => resultsConfigFromEnv({ RESULTS_KIND: 's3' })).variable).toBe('RESULTS_KIND');
-    expect(configError(() => resultsConfigFromEnv({ RESULTS_KIND: 'blob', AZURE_STORAGE_CONNECTION_STRING: KEY_CS, RESULTS_CONTAINER: 'Bad_Name' })).variable).toBe('RESULTS_CONTAINER');
-    expect(configError(() => resultsConfigFromEnv({ RESULTS_KIND: 'blob', AZURE_STORAGE_ACCOUNT_URL: 'https://acct.blob.core.windows.net/?sv=1&sig=abc' })).variable).toBe('AZURE_STORAGE_ACCOUNT_URL');
+    expect(
+      configError(() =>
+        resultsConfigFromEnv({ RESULTS_KIND: 'blob', AZURE_STORAGE_CONNECTION_STRING: KEY_CS, RESULTS_CONTAINER: 'Bad_Name' }),
+      ).variable,
+    ).toBe('RESULTS_CONTAINER');
+    expect(
+      configError(() =>
+        resultsConfigFromEnv({ RESULTS_KIND: 'blob', AZURE_STORAGE_ACCOUNT_URL: 'https://acct.blob.core.windows.net/?sv=1&sig=abc' }),
+      ).variable,
+    ).toBe('AZURE_STORAGE_ACCOUNT_URL');
   });
 });

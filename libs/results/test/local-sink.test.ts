@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -100,12 +100,42 @@ describe('local result sink', () => {
     expect(isResultError(error) && error.retryable).toBe(false);
   });
 
-  it('fails to open an unusable folder with a typed, non-retryable error', async () => {
+  it('refuses a folder that cannot be created with a configuration error naming RESULTS_DIR', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'surge-results-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(path.join(dir, 'file'), 'not a folder');
-    const error = await createResultSink({ kind: 'local', dir: path.join(dir, 'file', 'results') }).catch((e: unknown) => e);
+    for (const unusable of [path.join(dir, 'file', 'results'), '/proc/surge-results/x']) {
+      const error = await createResultSink({ kind: 'local', dir: unusable }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'CONFIG_INVALID', retryable: false, message: expect.stringMatching(/^RESULTS_DIR: expected /) });
+    }
+  });
+
+  it('never writes through a link planted inside the folder: the load folder must be a real folder', async () => {
+    const { sink, dir } = await openSink();
+    const outside = mkdtempSync(path.join(os.tmpdir(), 'surge-results-outside-'));
+    cleanups.push(() => rmSync(outside, { recursive: true, force: true }));
+    mkdirSync(dir, { recursive: true });
+    symlinkSync(outside, path.join(dir, 'load-a'));
+    const error = await sink.writeIfAbsent(result()).catch((e: unknown) => e);
     expect(isResultError(error) && error.code).toBe('RESULTS_NOT_WRITABLE');
+    expect((error as Error).message).toMatch(/symbolic link/);
+    expect(readdirSync(outside)).toEqual([]);
+    // Another load still writes normally.
+    expect(await sink.writeIfAbsent(result({ loadId: 'load-b' }))).toBe('written');
+  });
+
+  it('never writes through a result file planted as a link', async () => {
+    const { sink, dir } = await openSink();
+    const outside = mkdtempSync(path.join(os.tmpdir(), 'surge-results-outside-'));
+    cleanups.push(() => rmSync(outside, { recursive: true, force: true }));
+    const r = result();
+    mkdirSync(path.join(dir, 'load-a'), { recursive: true });
+    const target = path.join(outside, 'target.json');
+    writeFileSync(target, '');
+    symlinkSync(target, path.join(dir, 'load-a', `${r.messageId}.json`));
+    const error = await sink.writeIfAbsent(r).catch((e: unknown) => e);
+    expect(isResultError(error) && error.code).toBe('RESULTS_NOT_WRITABLE');
+    expect(readFileSync(target, 'utf8')).toBe('');
   });
 
   it('reports a corrupt stored result', async () => {

@@ -19,7 +19,10 @@ describe('translateBlobError', () => {
   });
 
   it('scrubs signatures and keys from messages', () => {
-    const error = translateBlobError(new Error('failed for https://a.blob.core.windows.net/c?sv=1&sig=SECRET123 AccountKey=KEY456'), 'writing');
+    const error = translateBlobError(
+      new Error('failed for https://a.blob.core.windows.net/c?sv=1&sig=SECRET123 AccountKey=KEY456'),
+      'writing',
+    );
     expect(error.message).not.toMatch(/SECRET123|KEY456/);
   });
 });

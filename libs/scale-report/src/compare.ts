@@ -109,7 +109,14 @@ export function runLabel(report: ScaleReport): string {
 const runKey = (index: number): string => (index < 26 ? String.fromCharCode(65 + index) : `R${index + 1}`);
 const round = (value: number, digits = 3): number => Math.round(value * 10 ** digits) / 10 ** digits;
 
-function row(group: ComparisonRow['group'], key: string, label: string, unit: RowUnit, values: (number | null)[], keys: readonly string[]): ComparisonRow {
+function row(
+  group: ComparisonRow['group'],
+  key: string,
+  label: string,
+  unit: RowUnit,
+  values: (number | null)[],
+  keys: readonly string[],
+): ComparisonRow {
   const first = values[0] ?? null;
   return {
     group,
@@ -153,21 +160,126 @@ export function compareReports(inputs: readonly CompareInput[]): ScaleComparison
   const keys = runs.map((r) => r.key);
   const pick = (f: (run: ComparedRun) => number | null | undefined) => runs.map((r) => f(r) ?? null);
   const rows: ComparisonRow[] = [
-    row('timings', 'timeToFirstWorkerSeconds', 'time to first worker', 'seconds', pick((r) => r.figures.timeToFirstWorkerSeconds), keys),
-    row('timings', 'timeToFirstResultSeconds', 'time to first result', 'seconds', pick((r) => r.figures.timeToFirstResultSeconds), keys),
-    row('timings', 'peakReplicas', 'peak replicas', 'pods', pick((r) => r.figures.peak?.replicas), keys),
-    row('timings', 'peakAtSeconds', 'peak reached at', 'seconds', pick((r) => r.figures.peak?.atSeconds), keys),
-    row('timings', 'queueDrainedAtSeconds', 'queue drained at', 'seconds', pick((r) => r.figures.queueDrainedAtSeconds), keys),
-    row('timings', 'backToZeroAtSeconds', 'back to zero at', 'seconds', pick((r) => r.figures.backToZeroAtSeconds), keys),
-    row('timings', 'maxDepth', 'max queue depth', 'messages', pick((r) => r.figures.maxDepth), keys),
-    row('timings', 'latencyP50Ms', 'latency p50 (enqueue → result)', 'milliseconds', pick((r) => r.latency?.p50Ms), keys),
-    row('timings', 'latencyP95Ms', 'latency p95 (enqueue → result)', 'milliseconds', pick((r) => r.latency?.p95Ms), keys),
-    row('timings', 'durationSeconds', 'run length', 'seconds', pick((r) => r.figures.durationSeconds), keys),
-    row('accounting', 'sent', 'sent (broker-confirmed)', 'messages', pick((r) => r.accounting?.sent), keys),
-    row('accounting', 'results', 'distinct results', 'messages', pick((r) => r.accounting?.results), keys),
-    row('accounting', 'duplicates', 'duplicates', 'messages', pick((r) => r.accounting?.duplicates), keys),
-    row('accounting', 'deadLettered', 'dead-lettered', 'messages', pick((r) => r.accounting?.deadLettered), keys),
-    row('accounting', 'lost', 'lost = sent − results − dead-lettered', 'messages', pick((r) => r.accounting?.lost), keys),
+    row(
+      'timings',
+      'timeToFirstWorkerSeconds',
+      'time to first worker',
+      'seconds',
+      pick((r) => r.figures.timeToFirstWorkerSeconds),
+      keys,
+    ),
+    row(
+      'timings',
+      'timeToFirstResultSeconds',
+      'time to first result',
+      'seconds',
+      pick((r) => r.figures.timeToFirstResultSeconds),
+      keys,
+    ),
+    row(
+      'timings',
+      'peakReplicas',
+      'peak replicas',
+      'pods',
+      pick((r) => r.figures.peak?.replicas),
+      keys,
+    ),
+    row(
+      'timings',
+      'peakAtSeconds',
+      'peak reached at',
+      'seconds',
+      pick((r) => r.figures.peak?.atSeconds),
+      keys,
+    ),
+    row(
+      'timings',
+      'queueDrainedAtSeconds',
+      'queue drained at',
+      'seconds',
+      pick((r) => r.figures.queueDrainedAtSeconds),
+      keys,
+    ),
+    row(
+      'timings',
+      'backToZeroAtSeconds',
+      'back to zero at',
+      'seconds',
+      pick((r) => r.figures.backToZeroAtSeconds),
+      keys,
+    ),
+    row(
+      'timings',
+      'maxDepth',
+      'max queue depth',
+      'messages',
+      pick((r) => r.figures.maxDepth),
+      keys,
+    ),
+    row(
+      'timings',
+      'latencyP50Ms',
+      'latency p50 (enqueue → result)',
+      'milliseconds',
+      pick((r) => r.latency?.p50Ms),
+      keys,
+    ),
+    row(
+      'timings',
+      'latencyP95Ms',
+      'latency p95 (enqueue → result)',
+      'milliseconds',
+      pick((r) => r.latency?.p95Ms),
+      keys,
+    ),
+    row(
+      'timings',
+      'durationSeconds',
+      'run length',
+      'seconds',
+      pick((r) => r.figures.durationSeconds),
+      keys,
+    ),
+    row(
+      'accounting',
+      'sent',
+      'sent (broker-confirmed)',
+      'messages',
+      pick((r) => r.accounting?.sent),
+      keys,
+    ),
+    row(
+      'accounting',
+      'results',
+      'distinct results',
+      'messages',
+      pick((r) => r.accounting?.results),
+      keys,
+    ),
+    row(
+      'accounting',
+      'duplicates',
+      'duplicates',
+      'messages',
+      pick((r) => r.accounting?.duplicates),
+      keys,
+    ),
+    row(
+      'accounting',
+      'deadLettered',
+      'dead-lettered',
+      'messages',
+      pick((r) => r.accounting?.deadLettered),
+      keys,
+    ),
+    row(
+      'accounting',
+      'lost',
+      'lost = sent − results − dead-lettered',
+      'messages',
+      pick((r) => r.accounting?.lost),
+      keys,
+    ),
   ];
   return { version: COMPARISON_VERSION, title: `Surge scale comparison — ${runs.map((r) => r.label).join(' vs ')}`, runs, rows };
 }
@@ -194,12 +306,29 @@ export function renderCompareHtml(comparison: ScaleComparison): string {
   const { runs, rows } = comparison;
   const color = (i: number) => COLORS[i % COLORS.length] as string;
   const duration = Math.max(...runs.map((r) => r.figures.durationSeconds));
-  const depthSeries: Series[] = runs.map((r, i) => ({ label: `${r.key}: ${r.label}`, color: color(i), points: r.timeline.map((p) => [p.t, p.depth] as const), step: false }));
-  const replicaSeries: Series[] = runs.map((r, i) => ({ label: `${r.key}: ${r.label}`, color: color(i), points: r.timeline.map((p) => [p.t, p.replicas] as const), step: true }));
+  const depthSeries: Series[] = runs.map((r, i) => ({
+    label: `${r.key}: ${r.label}`,
+    color: color(i),
+    points: r.timeline.map((p) => [p.t, p.depth] as const),
+    step: false,
+  }));
+  const replicaSeries: Series[] = runs.map((r, i) => ({
+    label: `${r.key}: ${r.label}`,
+    color: color(i),
+    points: r.timeline.map((p) => [p.t, p.replicas] as const),
+    step: true,
+  }));
   runs.forEach((r, i) => {
     // A run with several workloads: its total above, each workload dashed in the same colour.
     if (r.workloads.length > 1) {
-      for (const w of r.workloads) replicaSeries.push({ label: `${r.key}: ${w.name}`, color: color(i), points: r.timeline.map((p) => [p.t, p.byWorkload[w.name] ?? null] as const), step: true, dashed: true });
+      for (const w of r.workloads)
+        replicaSeries.push({
+          label: `${r.key}: ${w.name}`,
+          color: color(i),
+          points: r.timeline.map((p) => [p.t, p.byWorkload[w.name] ?? null] as const),
+          step: true,
+          dashed: true,
+        });
     }
   });
 
@@ -248,6 +377,9 @@ ${noAccounting.length > 0 ? `<p class="muted">No accounting or latency for ${esc
 export async function writeComparison(dir: string, comparison: ScaleComparison): Promise<{ html: string; json: string }> {
   await mkdir(dir, { recursive: true });
   const files = { html: path.join(dir, COMPARE_FILES.html), json: path.join(dir, COMPARE_FILES.json) };
-  await Promise.all([writeFile(files.html, renderCompareHtml(comparison)), writeFile(files.json, `${JSON.stringify(comparison, null, 2)}\n`)]);
+  await Promise.all([
+    writeFile(files.html, renderCompareHtml(comparison)),
+    writeFile(files.json, `${JSON.stringify(comparison, null, 2)}\n`),
+  ]);
   return files;
 }

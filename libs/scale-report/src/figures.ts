@@ -1,4 +1,12 @@
-import { REPORT_VERSION, type Accounting, type KeyFigures, type LatencyFigures, type PeakFigure, type ScaleReport, type TimelineSample } from './types.ts';
+import {
+  REPORT_VERSION,
+  type Accounting,
+  type KeyFigures,
+  type LatencyFigures,
+  type PeakFigure,
+  type ScaleReport,
+  type TimelineSample,
+} from './types.ts';
 
 /** Nearest-rank percentile (p in 0..100) of unsorted values; NaN for none. */
 export function percentile(values: readonly number[], p: number): number {
@@ -28,6 +36,45 @@ export function accounting(input: { sent: number; distinctResults: number; dupli
   };
 }
 
+export interface RunAccountingInput {
+  /** Messages the broker confirmed to the producer. */
+  readonly sent: number;
+  /** Message ids with a stored result (repeats are counted once), or the count of distinct results. */
+  readonly results: Iterable<string> | number;
+  /** Result writes that found a result already stored (redeliveries), from the processing outcomes. */
+  readonly duplicates: number;
+  /** This load's dead-lettered message ids, or only their count when the dead-letter queue cannot be read. */
+  readonly deadLettered: Iterable<string> | number;
+}
+
+export interface RunAccounting {
+  readonly accounting: Accounting;
+  /** Dead letters whose message also has a stored result: counted as results, not dead letters. */
+  readonly deadLetteredAfterResult: number;
+  /** Nothing lost. */
+  readonly ok: boolean;
+}
+
+/**
+ * The end-of-run arithmetic keda-local and the simulator share. A message can be dead-lettered after
+ * its result was stored (its ack was lost and it was redelivered past maxDeliveries): it is processed,
+ * not lost, and must not be subtracted twice, so such a dead letter counts only as a result.
+ */
+export function accountRun(input: RunAccountingInput): RunAccounting {
+  const distinct = typeof input.results === 'number' ? undefined : new Set(input.results);
+  const distinctResults = distinct === undefined ? (input.results as number) : distinct.size;
+  let deadLettered: number;
+  let deadLetteredAfterResult = 0;
+  if (typeof input.deadLettered === 'number') deadLettered = input.deadLettered;
+  else {
+    const ids = new Set(input.deadLettered);
+    if (distinct !== undefined) for (const id of ids) if (distinct.has(id)) deadLetteredAfterResult += 1;
+    deadLettered = ids.size - deadLetteredAfterResult;
+  }
+  const result = accounting({ sent: input.sent, distinctResults, duplicates: input.duplicates, deadLettered });
+  return { accounting: result, deadLetteredAfterResult, ok: result.lost === 0 };
+}
+
 export function totalReplicas(sample: TimelineSample): number | null {
   const values = Object.values(sample.replicas);
   if (values.length === 0 || values.every((v) => v === null)) return null;
@@ -40,7 +87,12 @@ const seconds = (from: number, to: number): number => Math.round((to - from) / 1
  * Figures read off the timeline, the same way for a local run and a Prometheus range: the precision
  * is the sample interval.
  */
-export function keyFigures(timeline: readonly TimelineSample[], startedAt: number, endedAt: number, workloads: readonly string[]): KeyFigures {
+export function keyFigures(
+  timeline: readonly TimelineSample[],
+  startedAt: number,
+  endedAt: number,
+  workloads: readonly string[],
+): KeyFigures {
   const firstWorker = timeline.find((s) => (totalReplicas(s) ?? 0) > 0);
   const firstResult = timeline.find((s) => (s.results ?? 0) > 0);
 
@@ -49,7 +101,8 @@ export function keyFigures(timeline: readonly TimelineSample[], startedAt: numbe
   let maxDepth: number | null = null;
   for (const sample of timeline) {
     const total = totalReplicas(sample);
-    if (total !== null && total > 0 && (peak === null || total > peak.replicas)) peak = { workload: 'all', replicas: total, atSeconds: seconds(startedAt, sample.at) };
+    if (total !== null && total > 0 && (peak === null || total > peak.replicas))
+      peak = { workload: 'all', replicas: total, atSeconds: seconds(startedAt, sample.at) };
     for (const workload of workloads) {
       const value = sample.replicas[workload];
       const current = peaks.get(workload);

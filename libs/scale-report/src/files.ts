@@ -9,7 +9,17 @@ export const REPORT_FILES = { html: 'report.html', json: 'report.json', csv: 'ti
 /** One row per sample: seconds since start, depth split, then replicas (and desired) per workload, then results. */
 export function timelineCsv(report: Pick<ScaleReport, 'startedAt' | 'workloads' | 'timeline'>): string {
   const { workloads } = report;
-  const header = ['t_seconds', 'time', 'depth', 'ready', 'in_flight', 'dead_lettered', ...workloads.map((w) => `${w}_running`), ...workloads.map((w) => `${w}_desired`), 'results'];
+  const header = [
+    't_seconds',
+    'time',
+    'depth',
+    'ready',
+    'in_flight',
+    'dead_lettered',
+    ...workloads.map((w) => `${w}_running`),
+    ...workloads.map((w) => `${w}_desired`),
+    'results',
+  ];
   const cell = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v));
   const rows = report.timeline.map((s: TimelineSample) =>
     [
@@ -60,7 +70,8 @@ export async function readReportFile(file: string): Promise<ScaleReport> {
   if (info === undefined) throw new ReportFileError(`${target}: no such file (expected a run's ${REPORT_FILES.json})`);
   if (info.isDirectory()) {
     target = path.join(target, REPORT_FILES.json);
-    if ((await stat(target).catch(() => undefined)) === undefined) throw new ReportFileError(`${target}: no such file (expected a run's ${REPORT_FILES.json})`);
+    if ((await stat(target).catch(() => undefined)) === undefined)
+      throw new ReportFileError(`${target}: no such file (expected a run's ${REPORT_FILES.json})`);
   }
   let parsed: unknown;
   try {
@@ -68,13 +79,24 @@ export async function readReportFile(file: string): Promise<ScaleReport> {
   } catch (error) {
     throw new ReportFileError(`${target}: not a readable scale report (${(error as Error).message})`, error);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ReportFileError(`${target}: not a scale report (expected a JSON object)`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new ReportFileError(`${target}: not a scale report (expected a JSON object)`);
   const report = parsed as Partial<ScaleReport> & { version?: unknown };
-  if (!('version' in report) || !Array.isArray(report.timeline) || !Array.isArray(report.workloads) || typeof report.startedAt !== 'number' || typeof report.endedAt !== 'number') {
-    throw new ReportFileError(`${target}: not a scale report (expected version, startedAt, endedAt, workloads and timeline: a ${REPORT_FILES.json} written by keda-local)`);
+  if (
+    !('version' in report) ||
+    !Array.isArray(report.timeline) ||
+    !Array.isArray(report.workloads) ||
+    typeof report.startedAt !== 'number' ||
+    typeof report.endedAt !== 'number'
+  ) {
+    throw new ReportFileError(
+      `${target}: not a scale report (expected version, startedAt, endedAt, workloads and timeline: a ${REPORT_FILES.json} written by keda-local)`,
+    );
   }
   if (report.version !== REPORT_VERSION) {
-    throw new ReportFileError(`${target}: scale report version ${JSON.stringify(report.version)}; this build reads version ${REPORT_VERSION} (re-render it with the keda-local that wrote it)`);
+    throw new ReportFileError(
+      `${target}: scale report version ${JSON.stringify(report.version)}; this build reads version ${REPORT_VERSION} (re-render it with the keda-local that wrote it)`,
+    );
   }
   return report as ScaleReport;
 }

@@ -3,7 +3,7 @@
  * request of any kind, so it opens from a file, an artifact store or a mail attachment alike.
  */
 import { totalReplicas } from './figures.ts';
-import type { ScaleReport, TimelineSample } from './types.ts';
+import type { ClusterSection, ScaleReport, TimelineSample } from './types.ts';
 
 export const COLORS = ['#2563eb', '#d97706', '#059669', '#7c3aed', '#db2777'];
 const DEPTH_COLOR = '#0f766e';
@@ -58,7 +58,13 @@ const H = 240;
 const PAD = { left: 56, right: 16, top: 16, bottom: 34 };
 
 /** One chart: x = seconds since start, y from 0; gaps (null) break the line. */
-export function chart(title: string, series: readonly Series[], durationSeconds: number, markers: readonly Marker[], yLabel: string): string {
+export function chart(
+  title: string,
+  series: readonly Series[],
+  durationSeconds: number,
+  markers: readonly Marker[],
+  yLabel: string,
+): string {
   const yStep = niceStep(Math.max(1, ...series.flatMap((s) => s.points.map(([, y]) => y ?? 0))) / 4);
   const maxY = yStep * Math.max(1, Math.ceil(Math.max(1, ...series.flatMap((s) => s.points.map(([, y]) => y ?? 0))) / yStep));
   const maxX = Math.max(1, durationSeconds);
@@ -68,13 +74,17 @@ export function chart(title: string, series: readonly Series[], durationSeconds:
 
   for (let v = 0; v <= maxY + 1e-9; v += yStep) {
     parts.push(`<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" class="grid"/>`);
-    parts.push(`<text x="${PAD.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" class="tick">${Number.isInteger(v) ? v : v.toFixed(1)}</text>`);
+    parts.push(
+      `<text x="${PAD.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" class="tick">${Number.isInteger(v) ? v : v.toFixed(1)}</text>`,
+    );
   }
   const xStep = niceMax(maxX / 8);
   for (let t = 0; t <= maxX + 1e-9; t += xStep) {
     parts.push(`<text x="${x(t).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle" class="tick">${Math.round(t)}s</text>`);
   }
-  parts.push(`<text x="14" y="${PAD.top + (H - PAD.top - PAD.bottom) / 2}" transform="rotate(-90 14 ${PAD.top + (H - PAD.top - PAD.bottom) / 2})" text-anchor="middle" class="tick">${escapeHtml(yLabel)}</text>`);
+  parts.push(
+    `<text x="14" y="${PAD.top + (H - PAD.top - PAD.bottom) / 2}" transform="rotate(-90 14 ${PAD.top + (H - PAD.top - PAD.bottom) / 2})" text-anchor="middle" class="tick">${escapeHtml(yLabel)}</text>`,
+  );
 
   for (const marker of markers) {
     const mx = x(marker.atSeconds).toFixed(1);
@@ -102,19 +112,30 @@ export function chart(title: string, series: readonly Series[], durationSeconds:
       if (s.fill && segment.length > 1) {
         const first = segment[0]!.split(',')[0];
         const last = segment[segment.length - 1]!.split(',')[0];
-        parts.push(`<polygon points="${first},${y(0)} ${segment.join(' ')} ${last},${y(0)}" fill="${s.color}" fill-opacity="0.18" stroke="none"/>`);
+        parts.push(
+          `<polygon points="${first},${y(0)} ${segment.join(' ')} ${last},${y(0)}" fill="${s.color}" fill-opacity="0.18" stroke="none"/>`,
+        );
       }
-      parts.push(`<polyline points="${segment.join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);
+      parts.push(
+        `<polyline points="${segment.join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 4"' : ''}/>`,
+      );
     }
   }
 
   const legend = series
-    .map((s) => `<span class="legend"><svg width="18" height="10" aria-hidden="true"><line x1="0" x2="18" y1="5" y2="5" stroke="${s.color}" stroke-width="3"${s.dashed ? ' stroke-dasharray="4 3"' : ''}/></svg>${escapeHtml(s.label)}</span>`)
+    .map(
+      (s) =>
+        `<span class="legend"><svg width="18" height="10" aria-hidden="true"><line x1="0" x2="18" y1="5" y2="5" stroke="${s.color}" stroke-width="3"${s.dashed ? ' stroke-dasharray="4 3"' : ''}/></svg>${escapeHtml(s.label)}</span>`,
+    )
     .join('');
   return `<figure><figcaption>${escapeHtml(title)} ${legend}</figcaption><svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${escapeHtml(title)}">${parts.join('')}</svg></figure>`;
 }
 
-function points(timeline: readonly TimelineSample[], startedAt: number, pick: (s: TimelineSample) => number | null | undefined): [number, number | null][] {
+function points(
+  timeline: readonly TimelineSample[],
+  startedAt: number,
+  pick: (s: TimelineSample) => number | null | undefined,
+): [number, number | null][] {
   return timeline.map((s) => [(s.at - startedAt) / 1000, pick(s) ?? null]);
 }
 
@@ -135,6 +156,51 @@ table{border-collapse:collapse;width:100%;font-size:13px}th{text-align:left;font
 tr{border-bottom:1px solid #f3f4f6}
 `;
 
+/** A simulated run's cluster: nodes and pending pods over time, what pods waited for, node-hours and cost. */
+function clusterPanels(cluster: ClusterSection, t0: number, durationSeconds: number, markers: readonly Marker[]): string {
+  const at = (pick: (s: ClusterSection['timeline'][number]) => number) =>
+    cluster.timeline.map((s): [number, number | null] => [(s.at - t0) / 1000, pick(s)]);
+  const nodeSeries: Series[] = [
+    { label: 'nodes ready', color: COLORS[0] as string, points: at((s) => s.nodesReady), step: true },
+    {
+      label: 'nodes provisioning',
+      color: COLORS[1 % COLORS.length] as string,
+      points: at((s) => s.nodesProvisioning),
+      step: true,
+      dashed: true,
+    },
+    { label: 'nodes evicted (total)', color: '#b91c1c', points: at((s) => s.nodesEvicted), step: true, dashed: true },
+  ];
+  const pendingSeries: Series[] = [
+    { label: 'pending pods', color: INFLIGHT_COLOR, points: at((s) => s.pendingPods), step: true, fill: true },
+  ];
+  const rows = cluster.bottlenecks
+    .map(
+      (b) =>
+        `<tr><th>${escapeHtml(fmtSeconds(b.fromSeconds))} → ${escapeHtml(fmtSeconds(b.toSeconds))}</th><td class="left">${escapeHtml(b.waitingFor)}</td><td>${b.pods}</td></tr>`,
+    )
+    .join('');
+  const summary = [
+    ['profile', cluster.profile],
+    ['node-hours (modelled)', cluster.nodeHours.toFixed(2)],
+    ['peak nodes (modelled)', String(cluster.peakNodes)],
+    ['pods evicted (modelled)', String(cluster.podsEvicted)],
+    [
+      'cost (modelled)',
+      cluster.cost === null
+        ? '— (give --price-per-node-hour)'
+        : `${cluster.cost.total.toFixed(2)} at ${cluster.cost.pricePerNodeHour} per node-hour`,
+    ],
+  ]
+    .map(([k, v]) => `<tr><th>${escapeHtml(k as string)}</th><td>${escapeHtml(v as string)}</td></tr>`)
+    .join('');
+  return `<h2>Cluster (modelled by the simulator, not measured)</h2>
+${chart('Nodes', nodeSeries, durationSeconds, markers, 'nodes')}
+${chart('Pending pods', pendingSeries, durationSeconds, markers, 'pods')}
+<div class="cols"><div><h2>Bottleneck by phase</h2><table><tbody>${rows || '<tr><th>none</th><td></td></tr>'}</tbody></table></div>
+<div><h2>Cost</h2><table><tbody>${summary}</tbody></table></div></div>`;
+}
+
 export function renderHtml(report: ScaleReport): string {
   const { figures, accounting, latency } = report;
   const t0 = report.startedAt;
@@ -145,8 +211,23 @@ export function renderHtml(report: ScaleReport): string {
   if (figures.backToZeroAtSeconds !== null) markers.push({ atSeconds: figures.backToZeroAtSeconds, label: 'zero' });
 
   const hasSplit = report.timeline.some((s) => s.inFlight !== null && s.ready !== null);
-  const depthSeries: Series[] = [{ label: 'queue depth (ready + in flight)', color: DEPTH_COLOR, points: points(report.timeline, t0, (s) => s.depth), step: false, fill: true }];
-  if (hasSplit) depthSeries.push({ label: 'in flight', color: INFLIGHT_COLOR, points: points(report.timeline, t0, (s) => s.inFlight), step: false, dashed: true });
+  const depthSeries: Series[] = [
+    {
+      label: 'queue depth (ready + in flight)',
+      color: DEPTH_COLOR,
+      points: points(report.timeline, t0, (s) => s.depth),
+      step: false,
+      fill: true,
+    },
+  ];
+  if (hasSplit)
+    depthSeries.push({
+      label: 'in flight',
+      color: INFLIGHT_COLOR,
+      points: points(report.timeline, t0, (s) => s.inFlight),
+      step: false,
+      dashed: true,
+    });
   const replicaSeries: Series[] = report.workloads.map((w, i) => ({
     label: `${w} running`,
     color: COLORS[i % COLORS.length] as string,
@@ -155,19 +236,52 @@ export function renderHtml(report: ScaleReport): string {
   }));
   report.workloads.forEach((w, i) => {
     if (report.timeline.some((s) => s.desired?.[w] !== undefined && s.desired[w] !== null)) {
-      replicaSeries.push({ label: `${w} desired`, color: COLORS[i % COLORS.length] as string, points: points(report.timeline, t0, (s) => s.desired?.[w]), step: true, dashed: true });
+      replicaSeries.push({
+        label: `${w} desired`,
+        color: COLORS[i % COLORS.length] as string,
+        points: points(report.timeline, t0, (s) => s.desired?.[w]),
+        step: true,
+        dashed: true,
+      });
     }
   });
-  if (report.workloads.length > 1) replicaSeries.push({ label: 'all running', color: '#111827', points: points(report.timeline, t0, totalReplicas), step: true, dashed: true });
+  if (report.workloads.length > 1)
+    replicaSeries.push({
+      label: 'all running',
+      color: '#111827',
+      points: points(report.timeline, t0, totalReplicas),
+      step: true,
+      dashed: true,
+    });
 
-  const card = (label: string, value: string, hint = '', cls = '') => `<div class="card ${cls}"><div class="label">${escapeHtml(label)}</div><div class="value">${escapeHtml(value)}</div><div class="hint">${escapeHtml(hint)}</div></div>`;
+  const card = (label: string, value: string, hint = '', cls = '') =>
+    `<div class="card ${cls}"><div class="label">${escapeHtml(label)}</div><div class="value">${escapeHtml(value)}</div><div class="hint">${escapeHtml(hint)}</div></div>`;
   const cards = [
-    card('time to first worker', fmtSeconds(figures.timeToFirstWorkerSeconds), figures.timeToFirstResultSeconds === null ? '' : `first result at ${fmtSeconds(figures.timeToFirstResultSeconds)}`),
-    card('peak replicas', figures.peak ? String(figures.peak.replicas) : '—', figures.peak ? `at ${fmtSeconds(figures.peak.atSeconds)}` : ''),
+    card(
+      'time to first worker',
+      fmtSeconds(figures.timeToFirstWorkerSeconds),
+      figures.timeToFirstResultSeconds === null ? '' : `first result at ${fmtSeconds(figures.timeToFirstResultSeconds)}`,
+    ),
+    card(
+      'peak replicas',
+      figures.peak ? String(figures.peak.replicas) : '—',
+      figures.peak ? `at ${fmtSeconds(figures.peak.atSeconds)}` : '',
+    ),
     card('queue drained', fmtSeconds(figures.queueDrainedAtSeconds), figures.maxDepth !== null ? `max depth ${figures.maxDepth}` : ''),
     card('back to zero', fmtSeconds(figures.backToZeroAtSeconds)),
-    card('latency p50 / p95', latency ? `${fmtMs(latency.p50Ms)} / ${fmtMs(latency.p95Ms)}` : '—', latency ? `enqueue → result, ${latency.count} results` : ''),
-    accounting ? card('lost', String(accounting.lost), `sent ${accounting.sent} · results ${accounting.results}`, accounting.lost === 0 ? 'good' : 'bad') : '',
+    card(
+      'latency p50 / p95',
+      latency ? `${fmtMs(latency.p50Ms)} / ${fmtMs(latency.p95Ms)}` : '—',
+      latency ? `enqueue → result, ${latency.count} results` : '',
+    ),
+    accounting
+      ? card(
+          'lost',
+          String(accounting.lost),
+          `sent ${accounting.sent} · results ${accounting.results}`,
+          accounting.lost === 0 ? 'good' : 'bad',
+        )
+      : '',
   ].join('');
 
   const accountingTable = accounting
@@ -183,7 +297,9 @@ export function renderHtml(report: ScaleReport): string {
         .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${v}</td></tr>`)
         .join('')}</tbody></table>`
     : '<p class="muted">No accounting: this report was drawn from metrics only.</p>';
-  const peaks = figures.peaks.map((p) => `<tr><th>${escapeHtml(p.workload)}</th><td>${p.replicas} at ${fmtSeconds(p.atSeconds)}</td></tr>`).join('');
+  const peaks = figures.peaks
+    .map((p) => `<tr><th>${escapeHtml(p.workload)}</th><td>${p.replicas} at ${fmtSeconds(p.atSeconds)}</td></tr>`)
+    .join('');
   const settings = Object.entries(report.settings)
     .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`)
     .join('');
@@ -198,6 +314,7 @@ export function renderHtml(report: ScaleReport): string {
 <div class="cards">${cards}</div>
 ${chart('Queue depth', depthSeries, figures.durationSeconds, markers, 'messages')}
 ${chart('Replicas', replicaSeries, figures.durationSeconds, markers, 'pods')}
+${report.cluster ? clusterPanels(report.cluster, t0, figures.durationSeconds, markers) : ''}
 <div class="cols"><div><h2>Accounting</h2>${accountingTable}<h2>Peaks</h2><table><tbody>${peaks || '<tr><th>none</th><td></td></tr>'}</tbody></table></div>
 <div><h2>Settings</h2><table><tbody>${settings}</tbody></table></div></div>
 ${notes}

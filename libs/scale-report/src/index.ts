@@ -5,10 +5,22 @@ export {
   type LatencyFigures,
   type PeakFigure,
   type ScaleReport,
+  type ClusterSection,
   type TimelineSample,
   type WorkloadKind,
 } from './types.ts';
-export { percentile, latencyFigures, accounting, keyFigures, totalReplicas, buildReport, type BuildReportInput } from './figures.ts';
+export {
+  percentile,
+  latencyFigures,
+  accounting,
+  accountRun,
+  keyFigures,
+  totalReplicas,
+  buildReport,
+  type BuildReportInput,
+  type RunAccountingInput,
+  type RunAccounting,
+} from './figures.ts';
 export { renderHtml, escapeHtml } from './html.ts';
 export { timelineCsv, writeReport, readReport, readReportFile, ReportFileError, REPORT_FILES } from './files.ts';
 export {
@@ -27,4 +39,5 @@ export {
   type ScaleComparison,
 } from './compare.ts';
 export { TimelineRecorder } from './recorder.ts';
+export { readOutcomeFiles, type OutcomeSummary } from './outcomes.ts';
 export { prometheusTimeline, prometheusQueries, PrometheusQueryError, type PrometheusRangeOptions } from './prometheus.ts';

@@ -71,30 +71,49 @@ interface RangeResponse {
 /** One `query_range`; returns value by timestamp (ms). An empty result is an empty map (no data in the range). */
 async function queryRange(options: PrometheusRangeOptions, query: string, step: number): Promise<Map<number, number>> {
   const base = new URL(options.url);
-  const credentials = base.username ? `Basic ${Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64')}` : undefined;
+  const credentials = base.username
+    ? `Basic ${Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64')}`
+    : undefined;
   base.username = '';
   base.password = '';
   const url = new URL(`${base.pathname.replace(/\/+$/, '')}/api/v1/query_range`, base);
-  url.search = new URLSearchParams({ query, start: String(options.start / 1000), end: String(options.end / 1000), step: String(step) }).toString();
+  url.search = new URLSearchParams({
+    query,
+    start: String(options.start / 1000),
+    end: String(options.end / 1000),
+    step: String(step),
+  }).toString();
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
-  if (credentials && headers['authorization'] === undefined && headers['Authorization'] === undefined) headers['authorization'] = credentials;
+  if (credentials && headers['authorization'] === undefined && headers['Authorization'] === undefined)
+    headers['authorization'] = credentials;
   let response: Response;
   try {
     response = await (options.fetch ?? fetch)(url, { headers, signal: AbortSignal.timeout(options.timeoutMs ?? 15_000) });
   } catch (error) {
-    throw new PrometheusQueryError(`Prometheus at ${base.origin} did not answer: ${(error as Error).message}`, { retryable: true, cause: error });
+    throw new PrometheusQueryError(`Prometheus at ${base.origin} did not answer: ${(error as Error).message}`, {
+      retryable: true,
+      cause: error,
+    });
   }
   const text = await response.text();
   let body: RangeResponse;
   try {
     body = JSON.parse(text) as RangeResponse;
   } catch (error) {
-    throw new PrometheusQueryError(`Prometheus answered ${response.status} with a body that is not JSON`, { retryable: response.status >= 500, cause: error });
+    throw new PrometheusQueryError(`Prometheus answered ${response.status} with a body that is not JSON`, {
+      retryable: response.status >= 500,
+      cause: error,
+    });
   }
   if (!response.ok || body.status !== 'success' || !body.data) {
-    throw new PrometheusQueryError(`Prometheus rejected ${query}: ${response.status} ${body.error ?? body.status}`, { retryable: response.status >= 500 || response.status === 429 });
+    throw new PrometheusQueryError(`Prometheus rejected ${query}: ${response.status} ${body.error ?? body.status}`, {
+      retryable: response.status >= 500 || response.status === 429,
+    });
   }
-  if (body.data.result.length > 1) throw new PrometheusQueryError(`${query} returned ${body.data.result.length} series; expected one (aggregate with sum)`, { retryable: false });
+  if (body.data.result.length > 1)
+    throw new PrometheusQueryError(`${query} returned ${body.data.result.length} series; expected one (aggregate with sum)`, {
+      retryable: false,
+    });
   const values = new Map<number, number>();
   for (const [t, v] of body.data.result[0]?.values ?? []) {
     const n = Number(v);
@@ -104,7 +123,9 @@ async function queryRange(options: PrometheusRangeOptions, query: string, step: 
 }
 
 /** Reads the timeline of a cluster run. Points where a series has no sample are null (gaps), not 0. */
-export async function prometheusTimeline(options: PrometheusRangeOptions): Promise<{ timeline: TimelineSample[]; workloads: string[]; queries: ReturnType<typeof prometheusQueries> }> {
+export async function prometheusTimeline(
+  options: PrometheusRangeOptions,
+): Promise<{ timeline: TimelineSample[]; workloads: string[]; queries: ReturnType<typeof prometheusQueries> }> {
   if (!(options.end > options.start)) throw new PrometheusQueryError('the range end must be after its start', { retryable: false });
   const step = options.stepSeconds ?? Math.max(1, Math.ceil((options.end - options.start) / 1000 / 250));
   const queries = prometheusQueries(options);

@@ -69,7 +69,7 @@ export type WorkloadKind = 'ScaledJob' | 'ScaledObject';
 export interface ScaleReport {
   readonly version: typeof REPORT_VERSION;
   readonly title: string;
-  readonly source: 'keda-local' | 'prometheus';
+  readonly source: 'keda-local' | 'prometheus' | 'simulator';
   readonly startedAt: number;
   readonly endedAt: number;
   /** Workload names in display order. */
@@ -86,4 +86,31 @@ export interface ScaleReport {
   /** Short lines worth reading next to the figure (e.g. the first scale-out decisions). */
   readonly notes: readonly string[];
   readonly timeline: readonly TimelineSample[];
+  /** What a simulated cluster adds (nodes, pending pods, bottlenecks, node-hours); absent for measured runs. */
+  readonly cluster?: ClusterSection;
+}
+
+/** A simulator run's cluster figures. Every number here is modelled, not measured. */
+export interface ClusterSection {
+  readonly profile: string;
+  readonly modelled: true;
+  readonly nodeHours: number;
+  /** Present when a price per node-hour was given. */
+  readonly cost: { readonly pricePerNodeHour: number; readonly total: number } | null;
+  readonly peakNodes: number;
+  readonly podsEvicted: number;
+  /** Stretches of the run by what most waiting pods waited for (node, image, quota, rate-limit, broker, start). */
+  readonly bottlenecks: readonly {
+    readonly fromSeconds: number;
+    readonly toSeconds: number;
+    readonly waitingFor: string;
+    readonly pods: number;
+  }[];
+  readonly timeline: readonly {
+    readonly at: number;
+    readonly nodesReady: number;
+    readonly nodesProvisioning: number;
+    readonly nodesEvicted: number;
+    readonly pendingPods: number;
+  }[];
 }

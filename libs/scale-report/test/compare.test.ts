@@ -28,7 +28,15 @@ function record(workload: string, shape: { startAt: number; replicas: number[]; 
   const recorder = new TimelineRecorder();
   shape.replicas.forEach((replicas, sec) => {
     const depth = shape.depth[sec] as number;
-    recorder.record({ at: shape.startAt + sec * 1000, depth, ready: Math.max(0, depth - replicas), inFlight: Math.min(depth, replicas), deadLettered: 0, replicas: { [workload]: replicas }, results: 0 });
+    recorder.record({
+      at: shape.startAt + sec * 1000,
+      depth,
+      ready: Math.max(0, depth - replicas),
+      inFlight: Math.min(depth, replicas),
+      deadLettered: 0,
+      replicas: { [workload]: replicas },
+      results: 0,
+    });
   });
   return recorder;
 }
@@ -43,7 +51,8 @@ const jobRun = buildReport({
   workloads: ['worker-job'],
   workloadKinds: { 'worker-job': 'ScaledJob' },
   queue: 'surge-job',
-  timeline: record('worker-job', { startAt: T_JOB, replicas: [0, 0, 4, 10, 10, 6, 0, 0, 0], depth: [0, 1000, 800, 500, 200, 20, 0, 0, 0] }).samples,
+  timeline: record('worker-job', { startAt: T_JOB, replicas: [0, 0, 4, 10, 10, 6, 0, 0, 0], depth: [0, 1000, 800, 500, 200, 20, 0, 0, 0] })
+    .samples,
   latenciesMs: [100, 200, 300, 400],
   accounting: accounting({ sent: 1000, distinctResults: 1000, duplicates: 2, deadLettered: 0 }),
   settings: { mode: 'job' },
@@ -56,7 +65,11 @@ const soRun = buildReport({
   workloads: ['worker-deployment'],
   workloadKinds: { 'worker-deployment': 'ScaledObject' },
   queue: 'surge-so',
-  timeline: record('worker-deployment', { startAt: T_SO, replicas: [0, 0, 1, 1, 4, 5, 5, 5, 5, 3, 2, 0, 0, 0], depth: [0, 1000, 990, 900, 700, 500, 300, 120, 10, 0, 0, 0, 0, 0] }).samples,
+  timeline: record('worker-deployment', {
+    startAt: T_SO,
+    replicas: [0, 0, 1, 1, 4, 5, 5, 5, 5, 3, 2, 0, 0, 0],
+    depth: [0, 1000, 990, 900, 700, 500, 300, 120, 10, 0, 0, 0, 0, 0],
+  }).samples,
   latenciesMs: [500, 900, 1200, 2000],
   accounting: accounting({ sent: 1000, distinctResults: 998, duplicates: 0, deadLettered: 2 }),
   settings: { mode: 'deployment' },
@@ -87,7 +100,9 @@ describe('compareReports over two saved runs', () => {
       ['A', 'ScaledJob/worker-job · queue surge-job'],
       ['B', 'ScaledObject/worker-deployment · queue surge-so'],
     ]);
-    expect(comparison.title).toBe('Surge scale comparison — ScaledJob/worker-job · queue surge-job vs ScaledObject/worker-deployment · queue surge-so');
+    expect(comparison.title).toBe(
+      'Surge scale comparison — ScaledJob/worker-job · queue surge-job vs ScaledObject/worker-deployment · queue surge-so',
+    );
   });
 
   it("each run's figures, latency and accounting are its own report's", () => {
@@ -109,12 +124,20 @@ describe('compareReports over two saved runs', () => {
     expect(peak.versusFirst).toEqual([{ key: 'B', difference: -5, ratio: 0.5 }]);
     const drained = comparison.rows.find((r) => r.key === 'queueDrainedAtSeconds')!;
     const [a, b] = drained.values as [number, number];
-    expect(drained.versusFirst[0]).toEqual({ key: 'B', difference: Math.round((b - a) * 1000) / 1000, ratio: Math.round((b / a) * 1000) / 1000 });
+    expect(drained.versusFirst[0]).toEqual({
+      key: 'B',
+      difference: Math.round((b - a) * 1000) / 1000,
+      ratio: Math.round((b / a) * 1000) / 1000,
+    });
     expect(comparison.rows.find((r) => r.key === 'deadLettered')!.versusFirst[0]).toEqual({ key: 'B', difference: 2, ratio: null });
-    expect(comparison.rows.find((r) => r.key === 'timeToFirstResultSeconds')!.versusFirst[0]).toEqual({ key: 'B', difference: null, ratio: null });
+    expect(comparison.rows.find((r) => r.key === 'timeToFirstResultSeconds')!.versusFirst[0]).toEqual({
+      key: 'B',
+      difference: null,
+      ratio: null,
+    });
   });
 
-  it('puts both runs on one time axis from each run\'s own start', () => {
+  it("puts both runs on one time axis from each run's own start", () => {
     const [job, so] = comparison.runs;
     expect(job!.timeline[0]).toMatchObject({ t: 0, depth: 0, replicas: 0 });
     expect(so!.timeline[0]).toMatchObject({ t: 0, depth: 0, replicas: 0 });
@@ -149,7 +172,11 @@ describe('compareReports over two saved runs', () => {
       { report: jobRun, file: 'b' },
       { report: soRun, file: 'c' },
     ]);
-    expect(same.runs.map((r) => r.label)).toEqual(['ScaledJob/worker-job · queue surge-job (A)', 'ScaledJob/worker-job · queue surge-job (B)', 'ScaledObject/worker-deployment · queue surge-so']);
+    expect(same.runs.map((r) => r.label)).toEqual([
+      'ScaledJob/worker-job · queue surge-job (A)',
+      'ScaledJob/worker-job · queue surge-job (B)',
+      'ScaledObject/worker-deployment · queue surge-so',
+    ]);
     expect(same.rows[0]!.versusFirst.map((d) => d.key)).toEqual(['B', 'C']);
     expect(() => compareReports([{ report: jobRun, file: 'a' }])).toThrow(/two or more/);
   });
@@ -157,7 +184,11 @@ describe('compareReports over two saved runs', () => {
   it('older reports without kinds or queue: the kind is read off their settings and queries', () => {
     const { workloadKinds: _k, queue: _q, ...old } = soRun;
     expect(runLabel(old)).toBe('ScaledObject/worker-deployment');
-    const prom = { ...old, settings: { queue: 'q1', 'worker-job query': 'sum(kube_job_status_active{namespace="surge",job_name=~"worker-job-.+"})' }, workloads: ['worker-job'] };
+    const prom = {
+      ...old,
+      settings: { queue: 'q1', 'worker-job query': 'sum(kube_job_status_active{namespace="surge",job_name=~"worker-job-.+"})' },
+      workloads: ['worker-job'],
+    };
     expect(workloadKindOf(prom, 'worker-job')).toBe('ScaledJob');
     expect(runLabel(prom)).toBe('ScaledJob/worker-job · queue q1');
   });
@@ -171,11 +202,17 @@ describe('readReportFile: one line for each kind of bad input', () => {
     writeFileSync(path.join(bad, 'other.json'), JSON.stringify({ name: 'package' }));
     writeFileSync(path.join(bad, 'v2.json'), JSON.stringify({ ...jobRun, version: 2 }));
     const message = async (file: string) => ((await readReportFile(file).catch((e: unknown) => e)) as Error).message;
-    expect(await message(path.join(bad, 'missing.json'))).toBe(`${path.join(bad, 'missing.json')}: no such file (expected a run's report.json)`);
+    expect(await message(path.join(bad, 'missing.json'))).toBe(
+      `${path.join(bad, 'missing.json')}: no such file (expected a run's report.json)`,
+    );
     expect(await message(bad)).toBe(`${path.join(bad, 'report.json')}: no such file (expected a run's report.json)`);
     expect(await message(path.join(bad, 'text.json'))).toMatch(/text\.json: not a readable scale report \(.*JSON/);
-    expect(await message(path.join(bad, 'other.json'))).toMatch(/other\.json: not a scale report \(expected version, startedAt, endedAt, workloads and timeline/);
-    expect(await message(path.join(bad, 'v2.json'))).toBe(`${path.join(bad, 'v2.json')}: scale report version 2; this build reads version 1 (re-render it with the keda-local that wrote it)`);
+    expect(await message(path.join(bad, 'other.json'))).toMatch(
+      /other\.json: not a scale report \(expected version, startedAt, endedAt, workloads and timeline/,
+    );
+    expect(await message(path.join(bad, 'v2.json'))).toBe(
+      `${path.join(bad, 'v2.json')}: scale report version 2; this build reads version 1 (re-render it with the keda-local that wrote it)`,
+    );
     for (const file of ['missing.json', 'text.json', 'other.json', 'v2.json']) {
       const error = await readReportFile(path.join(bad, file)).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'REPORT_FILE_INVALID' });

@@ -13,9 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, prometheusQueries, prometheusTimeline, PrometheusQueryError } from '../src/index.ts';
 
 const hasPrometheus = spawnSync('prometheus', ['--version']).status === 0;
-if (!hasPrometheus) console.warn('prometheus.int.test: the `prometheus` binary is missing (apt-get install -y prometheus); these tests fail instead of skipping');
+if (!hasPrometheus)
+  console.warn(
+    'prometheus.int.test: the `prometheus` binary is missing (apt-get install -y prometheus); these tests fail instead of skipping',
+  );
 
 let phase: 'a' | 'b' = 'a';
+/** Scrapes the fake target served, per phase: the test waits on these, never on a fixed time. */
+const scrapes = { a: 0, b: 0 };
 let targets: Server;
 let prometheus: ChildProcess | undefined;
 let promUrl = '';
@@ -58,7 +63,10 @@ let switchAt = 0;
 let end = 0;
 
 beforeAll(async () => {
-  targets = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(exposition()));
+  targets = createServer((_req, res) => {
+    scrapes[phase] += 1;
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(exposition());
+  });
   await new Promise<void>((resolve) => targets.listen(0, '127.0.0.1', resolve));
   const targetPort = (targets.address() as AddressInfo).port;
   const port = await freePort();
@@ -66,20 +74,39 @@ beforeAll(async () => {
     path.join(dir, 'prometheus.yml'),
     `global: { scrape_interval: 1s, evaluation_interval: 1s }\nscrape_configs:\n  - job_name: fake\n    static_configs: [{ targets: ['127.0.0.1:${targetPort}'] }]\n`,
   );
-  prometheus = spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], {
-    stdio: 'ignore',
-  });
+  prometheus = spawn(
+    'prometheus',
+    [
+      `--config.file=${path.join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   promUrl = `http://127.0.0.1:${port}`;
   await until(async () => (await fetch(`${promUrl}/-/ready`)).ok, 'prometheus ready');
   start = Date.now();
   await until(async () => {
-    const body = (await (await fetch(`${promUrl}/api/v1/query?query=surge_queue_messages_ready`)).json()) as { data: { result: unknown[] } };
+    const body = (await (await fetch(`${promUrl}/api/v1/query?query=surge_queue_messages_ready`)).json()) as {
+      data: { result: unknown[] };
+    };
     return body.data.result.length > 0;
   }, 'first scrape');
-  await new Promise((r) => setTimeout(r, 3000));
+  // Three phase-a scrapes at 1 s intervals put phase-a samples well before the switch; four phase-b
+  // scrapes, the last one visible to queries, put phase-b samples well after it.
+  const queryable = scrapes.a;
+  await until(async () => scrapes.a >= queryable + 3, 'three more phase-a scrapes');
   phase = 'b';
   switchAt = Date.now();
-  await new Promise((r) => setTimeout(r, 3500));
+  await until(async () => {
+    if (scrapes.b < 4) return false;
+    const body = (await (await fetch(`${promUrl}/api/v1/query?query=surge_queue_messages_dead_lettered{queue="surge-work"}`)).json()) as {
+      data: { result: { value: [number, string] }[] };
+    };
+    return body.data.result[0]?.value[1] === '3';
+  }, 'four phase-b scrapes, queryable');
   end = Date.now();
 }, 60_000);
 
@@ -95,14 +122,33 @@ afterAll(async () => {
 
 describe('prometheusTimeline against a real Prometheus', () => {
   it('reads depth from surge_queue_messages_* and replicas from kube-state-metrics, filtered to the queue and namespace', async () => {
-    const { timeline, workloads } = await prometheusTimeline({ url: promUrl, start, end, stepSeconds: 1, namespace: 'surge', queue: 'surge-work' });
+    const { timeline, workloads } = await prometheusTimeline({
+      url: promUrl,
+      start,
+      end,
+      stepSeconds: 1,
+      namespace: 'surge',
+      queue: 'surge-work',
+    });
     expect(workloads).toEqual(['worker-job', 'worker-deployment']);
     const before = timeline.filter((s) => s.at < switchAt - 1500 && s.depth !== null);
     const after = timeline.filter((s) => s.at > switchAt + 2500 && s.depth !== null);
     expect(before.length).toBeGreaterThan(0);
     expect(after.length).toBeGreaterThan(0);
-    expect(before.at(-1)).toMatchObject({ depth: 128, ready: 120, inFlight: 8, deadLettered: 0, replicas: { 'worker-job': 2, 'worker-deployment': 2 } });
-    expect(after.at(-1)).toMatchObject({ depth: 0, ready: 0, inFlight: 0, deadLettered: 3, replicas: { 'worker-job': 3, 'worker-deployment': 5 } });
+    expect(before.at(-1)).toMatchObject({
+      depth: 128,
+      ready: 120,
+      inFlight: 8,
+      deadLettered: 0,
+      replicas: { 'worker-job': 2, 'worker-deployment': 2 },
+    });
+    expect(after.at(-1)).toMatchObject({
+      depth: 0,
+      ready: 0,
+      inFlight: 0,
+      deadLettered: 3,
+      replicas: { 'worker-job': 3, 'worker-deployment': 5 },
+    });
 
     const report = buildReport({ title: 'cluster', source: 'prometheus', startedAt: start, endedAt: end, workloads, timeline });
     expect(report.figures.maxDepth).toBe(128);
@@ -116,7 +162,16 @@ describe('prometheusTimeline against a real Prometheus', () => {
       sent.push(new URL(input instanceof Request ? input.url : input).searchParams.get('query') ?? '');
       return fetch(input, init);
     };
-    const jobsOnly = await prometheusTimeline({ url: promUrl, start, end, stepSeconds: 1, namespace: 'surge', queue: 'surge-work', deployment: null, fetch: recording });
+    const jobsOnly = await prometheusTimeline({
+      url: promUrl,
+      start,
+      end,
+      stepSeconds: 1,
+      namespace: 'surge',
+      queue: 'surge-work',
+      deployment: null,
+      fetch: recording,
+    });
     expect(jobsOnly.workloads).toEqual(['worker-job']);
     expect(sent.filter((q) => q.includes('kube_'))).toEqual(['sum(kube_job_status_active{namespace="surge",job_name=~"worker-job-.+"})']);
     expect(sent.some((q) => q.includes('kube_deployment_status_replicas'))).toBe(false);
@@ -124,20 +179,39 @@ describe('prometheusTimeline against a real Prometheus', () => {
     expect(jobsOnly.timeline.filter((s) => s.at > switchAt + 2500 && s.depth !== null).at(-1)?.replicas).toEqual({ 'worker-job': 3 });
 
     sent.length = 0;
-    const deploymentOnly = await prometheusTimeline({ url: promUrl, start, end, stepSeconds: 1, namespace: 'surge', queue: 'surge-work', scaledJob: null, fetch: recording });
+    const deploymentOnly = await prometheusTimeline({
+      url: promUrl,
+      start,
+      end,
+      stepSeconds: 1,
+      namespace: 'surge',
+      queue: 'surge-work',
+      scaledJob: null,
+      fetch: recording,
+    });
     expect(deploymentOnly.workloads).toEqual(['worker-deployment']);
-    expect(sent.filter((q) => q.includes('kube_'))).toEqual(['sum(kube_deployment_status_replicas{namespace="surge",deployment="worker-deployment"})']);
-    expect(deploymentOnly.timeline.filter((s) => s.at > switchAt + 2500 && s.depth !== null).at(-1)?.replicas).toEqual({ 'worker-deployment': 5 });
+    expect(sent.filter((q) => q.includes('kube_'))).toEqual([
+      'sum(kube_deployment_status_replicas{namespace="surge",deployment="worker-deployment"})',
+    ]);
+    expect(deploymentOnly.timeline.filter((s) => s.at > switchAt + 2500 && s.depth !== null).at(-1)?.replicas).toEqual({
+      'worker-deployment': 5,
+    });
   });
 
   it('an unreachable Prometheus is a retryable typed error; a query that is not one series is not', async () => {
     const port = await freePort();
-    await expect(prometheusTimeline({ url: `http://127.0.0.1:${port}`, start, end, namespace: 'surge', queue: 'surge-work' })).rejects.toMatchObject({
+    await expect(
+      prometheusTimeline({ url: `http://127.0.0.1:${port}`, start, end, namespace: 'surge', queue: 'surge-work' }),
+    ).rejects.toMatchObject({
       code: 'PROMETHEUS_QUERY_FAILED',
       retryable: true,
     });
-    expect(prometheusQueries({ namespace: 'a"b', queue: 'q' }).workloads['worker-job']).toBe('sum(kube_job_status_active{namespace="a\\"b",job_name=~"worker-job-.+"})');
-    const error = await prometheusTimeline({ url: promUrl, start: end, end: start, namespace: 'surge', queue: 'q' }).catch((e: unknown) => e);
+    expect(prometheusQueries({ namespace: 'a"b', queue: 'q' }).workloads['worker-job']).toBe(
+      'sum(kube_job_status_active{namespace="a\\"b",job_name=~"worker-job-.+"})',
+    );
+    const error = await prometheusTimeline({ url: promUrl, start: end, end: start, namespace: 'surge', queue: 'q' }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(PrometheusQueryError);
   });
 });

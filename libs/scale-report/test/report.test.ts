@@ -2,7 +2,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TimelineRecorder, accounting, buildReport, percentile, readReport, renderHtml, timelineCsv, writeReport, type TimelineSample } from '../src/index.ts';
+import {
+  TimelineRecorder,
+  accounting,
+  buildReport,
+  percentile,
+  readReport,
+  renderHtml,
+  timelineCsv,
+  writeReport,
+  type TimelineSample,
+} from '../src/index.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const s = (sec: number, depth: number, job: number, deploy: number): TimelineSample => ({
@@ -15,7 +25,17 @@ const s = (sec: number, depth: number, job: number, deploy: number): TimelineSam
 });
 
 // 0 → 1 → 4 → 6 → 0 with the queue draining at 8 s and every worker gone at 12 s.
-const timeline = [s(0, 0, 0, 0), s(1, 500, 0, 0), s(2, 480, 1, 0), s(4, 300, 2, 2), s(6, 100, 3, 3), s(8, 0, 2, 3), s(10, 0, 0, 3), s(12, 0, 0, 0), s(14, 0, 0, 0)];
+const timeline = [
+  s(0, 0, 0, 0),
+  s(1, 500, 0, 0),
+  s(2, 480, 1, 0),
+  s(4, 300, 2, 2),
+  s(6, 100, 3, 3),
+  s(8, 0, 2, 3),
+  s(10, 0, 0, 3),
+  s(12, 0, 0, 0),
+  s(14, 0, 0, 0),
+];
 const dir = mkdtempSync(path.join(os.tmpdir(), 'surge-report-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -57,7 +77,14 @@ describe('figures', () => {
   });
 
   it('a run that never drained or never returned to zero says so (null)', () => {
-    const busy = buildReport({ title: 'x', source: 'keda-local', startedAt: T0, endedAt: T0 + 4000, workloads: ['w'], timeline: [{ at: T0, depth: 5, ready: 5, inFlight: 0, deadLettered: 0, replicas: { w: 1 } }] });
+    const busy = buildReport({
+      title: 'x',
+      source: 'keda-local',
+      startedAt: T0,
+      endedAt: T0 + 4000,
+      workloads: ['w'],
+      timeline: [{ at: T0, depth: 5, ready: 5, inFlight: 0, deadLettered: 0, replicas: { w: 1 } }],
+    });
     expect(busy.figures).toMatchObject({ queueDrainedAtSeconds: null, backToZeroAtSeconds: null, timeToFirstWorkerSeconds: 0 });
   });
 
@@ -74,7 +101,9 @@ describe('figures', () => {
   it('writes report.html, report.json and timeline.csv, and reads the JSON back', async () => {
     const files = await writeReport(dir, report);
     const csv = readFileSync(files.csv, 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('t_seconds,time,depth,ready,in_flight,dead_lettered,worker-job_running,worker-deployment_running,worker-job_desired,worker-deployment_desired,results');
+    expect(csv[0]).toBe(
+      't_seconds,time,depth,ready,in_flight,dead_lettered,worker-job_running,worker-deployment_running,worker-job_desired,worker-deployment_desired,results',
+    );
     expect(csv).toHaveLength(timeline.length + 1);
     expect(csv[4]).toBe(`4.000,${new Date(T0 + 4000).toISOString()},300,296,4,0,2,2,,,`);
     const back = await readReport(dir);

@@ -15,9 +15,17 @@ import { at } from '../test/fixtures.ts';
 
 const tol = { scaleUp: 0.1, scaleDown: 0.1 };
 const avg = (value: number, target: number, replicas: number) =>
-  externalMetricReplicas({ metricType: 'AverageValue', value, target, specReplicas: replicas, statusReplicas: replicas, readyReplicas: replicas, tolerances: tol });
+  externalMetricReplicas({
+    metricType: 'AverageValue',
+    value,
+    target,
+    specReplicas: replicas,
+    statusReplicas: replicas,
+    readyReplicas: replicas,
+    tolerances: tol,
+  });
 
-describe('§4.1 Per-metric desired replicas', () => {
+describe('HPA: replicas per metric and the tolerance', () => {
   it('AverageValue example: M=11, T=1, 10 replicas → r=1.1, within tolerance → stays at 10 (rule pinned: recent controllers, 1-tol ≤ r ≤ 1+tol)', () => {
     expect(avg(11, 1, 10)).toEqual({ replicas: 10, ratio: 1.1, withinTolerance: true });
   });
@@ -31,13 +39,29 @@ describe('§4.1 Per-metric desired replicas', () => {
   });
 
   it('AverageValue uses status.replicas in the ratio and returns it when within tolerance', () => {
-    const result = externalMetricReplicas({ metricType: 'AverageValue', value: 40, target: 10, specReplicas: 6, statusReplicas: 4, readyReplicas: 4, tolerances: tol });
+    const result = externalMetricReplicas({
+      metricType: 'AverageValue',
+      value: 40,
+      target: 10,
+      specReplicas: 6,
+      statusReplicas: 4,
+      readyReplicas: 4,
+      tolerances: tol,
+    });
     expect(result).toEqual({ replicas: 4, ratio: 1, withinTolerance: true });
   });
 
   it('Value: r = M/T; within tolerance → spec replicas, else ceil(r × readyReplicas)', () => {
     const value = (m: number, t: number, spec: number, ready: number) =>
-      externalMetricReplicas({ metricType: 'Value', value: m, target: t, specReplicas: spec, statusReplicas: spec, readyReplicas: ready, tolerances: tol });
+      externalMetricReplicas({
+        metricType: 'Value',
+        value: m,
+        target: t,
+        specReplicas: spec,
+        statusReplicas: spec,
+        readyReplicas: ready,
+        tolerances: tol,
+      });
     expect(value(105, 100, 4, 4)).toMatchObject({ replicas: 4, withinTolerance: true });
     expect(value(300, 100, 4, 3)).toMatchObject({ replicas: 9, ratio: 3 });
     expect(value(50, 100, 4, 4)).toMatchObject({ replicas: 2 });
@@ -53,7 +77,7 @@ describe('tolerance boundary', () => {
     expect(avg(9, 1, 10)).toMatchObject({ replicas: 10, withinTolerance: true });
   });
 
-  it('§9.6 at large N, small changes do nothing: 100 replicas, M=108, T=1 → 100', () => {
+  it('at large N the 10 % tolerance hides small changes: 100 replicas, M=108, T=1 → 100', () => {
     expect(avg(108, 1, 100).replicas).toBe(100);
   });
 
@@ -64,7 +88,7 @@ describe('tolerance boundary', () => {
   });
 });
 
-describe('§4 metric values reach the HPA as milli-quantities', () => {
+describe('metric values reach the HPA as milli-quantities', () => {
   it('NaN, ±Inf and negatives are sent as 0; fractions keep three decimals', () => {
     expect([Number.NaN, Number.POSITIVE_INFINITY, -3, 2.5, 0.0004].map(toMilli)).toEqual([0, 0, 0, 2500, 0]);
     expect(avg(-5, 1, 3)).toMatchObject({ replicas: 0 });
@@ -72,9 +96,17 @@ describe('§4 metric values reach the HPA as milli-quantities', () => {
   });
 });
 
-describe('§4.3 Normalisation: behavior unset', () => {
+describe('HPA: stabilization without behavior', () => {
   const legacy = (current: number, desired: number, recs: { at: number; replicas: number }[] = [], now = at(1000), min = 1, max = 100) =>
-    normalizeLegacy({ now, currentReplicas: current, desiredReplicas: desired, minReplicas: min, maxReplicas: max, recommendations: recs, downscaleStabilizationSeconds: 300 });
+    normalizeLegacy({
+      now,
+      currentReplicas: current,
+      desiredReplicas: desired,
+      minReplicas: min,
+      maxReplicas: max,
+      recommendations: recs,
+      downscaleStabilizationSeconds: 300,
+    });
 
   it('scale-up limit max(2×current, 4): 2 → 4 when 5 are wanted (the Service Bus example)', () => {
     expect(legacy(2, 5)).toMatchObject({ replicas: 4, limitedBy: 'scale-up-limit' });
@@ -105,7 +137,7 @@ describe('§4.3 Normalisation: behavior unset', () => {
   });
 });
 
-describe('§4.4 Normalisation: behavior set', () => {
+describe('HPA: behavior policies', () => {
   const behavior = (scaleUp: Partial<HpaScalingRules> = {}, scaleDown: Partial<HpaScalingRules> = {}): HpaBehavior => ({
     scaleUp: { ...HPA_BEHAVIOR_DEFAULTS.scaleUp, ...scaleUp },
     scaleDown: { ...HPA_BEHAVIOR_DEFAULTS.scaleDown, ...scaleDown },
@@ -148,7 +180,9 @@ describe('§4.4 Normalisation: behavior set', () => {
   it('selectPolicy Min picks the smallest change; Disabled blocks the direction', () => {
     expect(run({ current: 10, desired: 50, behavior: behavior({ selectPolicy: 'Min' }) })).toMatchObject({ replicas: 14 });
     expect(run({ current: 10, desired: 50, behavior: behavior({ selectPolicy: 'Disabled' }) })).toMatchObject({ replicas: 10 });
-    expect(run({ current: 10, desired: 2, behavior: behavior({}, { selectPolicy: 'Disabled', stabilizationWindowSeconds: 0 }) })).toMatchObject({ replicas: 10 });
+    expect(
+      run({ current: 10, desired: 2, behavior: behavior({}, { selectPolicy: 'Disabled', stabilizationWindowSeconds: 0 }) }),
+    ).toMatchObject({ replicas: 10 });
   });
 
   it('Percent scale-up rounds up: ceil(start × (1 + v/100))', () => {
@@ -158,14 +192,17 @@ describe('§4.4 Normalisation: behavior set', () => {
 
   it('scale-down policies: Pods → start − v; Percent → int(start × (1 − v/100)); Max takes the smallest count, Min the largest', () => {
     const down = (selectPolicy: 'Max' | 'Min') =>
-      behavior({}, {
-        stabilizationWindowSeconds: 0,
-        selectPolicy,
-        policies: [
-          { type: 'Pods', value: 2, periodSeconds: 60 },
-          { type: 'Percent', value: 25, periodSeconds: 60 },
-        ],
-      });
+      behavior(
+        {},
+        {
+          stabilizationWindowSeconds: 0,
+          selectPolicy,
+          policies: [
+            { type: 'Pods', value: 2, periodSeconds: 60 },
+            { type: 'Percent', value: 25, periodSeconds: 60 },
+          ],
+        },
+      );
     // 10: Pods → 8, Percent → int(7.5) = 7.
     expect(run({ current: 10, desired: 1, behavior: down('Max') })).toMatchObject({ replicas: 7, limitedBy: 'scale-down-limit' });
     expect(run({ current: 10, desired: 1, behavior: down('Min') })).toMatchObject({ replicas: 8 });
@@ -183,12 +220,18 @@ describe('§4.4 Normalisation: behavior set', () => {
 
   it('scaleUp stabilization window keeps the min of newer recommendations', () => {
     const rules = behavior({ stabilizationWindowSeconds: 60 });
-    expect(run({ current: 2, desired: 10, behavior: rules, recs: [{ at: at(950), replicas: 3 }] })).toMatchObject({ stabilized: 3, replicas: 3 });
+    expect(run({ current: 2, desired: 10, behavior: rules, recs: [{ at: at(950), replicas: 3 }] })).toMatchObject({
+      stabilized: 3,
+      replicas: 3,
+    });
   });
 
   it('caps at maxReplicas and floors at minReplicas', () => {
     expect(run({ current: 10, desired: 50, max: 12 })).toMatchObject({ replicas: 12, limitedBy: 'max-replicas' });
-    expect(run({ current: 4, desired: 0, min: 2, behavior: behavior({}, { stabilizationWindowSeconds: 0 }) })).toMatchObject({ replicas: 2, limitedBy: 'min-replicas' });
+    expect(run({ current: 4, desired: 0, min: 2, behavior: behavior({}, { stabilizationWindowSeconds: 0 }) })).toMatchObject({
+      replicas: 2,
+      limitedBy: 'min-replicas',
+    });
   });
 
   it('a limit below the current count never scales the other way', () => {

@@ -1,6 +1,10 @@
 /**
  * The HPA's arithmetic (kubernetes `pkg/controller/podautoscaler`: replica_calculator.go, horizontal.go),
  * as pure functions over explicit history. Times are epoch milliseconds.
+ *
+ * Explained, with the upstream functions at kubernetes v1.35.0, in docs/keda-semantics.md:
+ * #hpa-replicas-per-metric-and-the-tolerance, #hpa-stabilization-without-behavior, #hpa-behavior-policies,
+ * #metric-values-reach-the-hpa-as-milli-quantities.
  */
 import type { HpaBehavior, HpaScalingRules, MetricTargetType } from './spec.ts';
 
@@ -125,7 +129,8 @@ export function scaleUpLimit(
 ): number {
   if (rules.selectPolicy === 'Disabled') return currentReplicas;
   const proposals = rules.policies.map((policy) => {
-    const start = currentReplicas - changeInPeriod(upEvents, now, policy.periodSeconds) + changeInPeriod(downEvents, now, policy.periodSeconds);
+    const start =
+      currentReplicas - changeInPeriod(upEvents, now, policy.periodSeconds) + changeInPeriod(downEvents, now, policy.periodSeconds);
     return policy.type === 'Pods' ? start + policy.value : Math.ceil(start * (1 + policy.value / 100));
   });
   // Max picks the largest allowed change, Min the smallest.
@@ -142,7 +147,8 @@ export function scaleDownLimit(
 ): number {
   if (rules.selectPolicy === 'Disabled') return currentReplicas;
   const proposals = rules.policies.map((policy) => {
-    const start = currentReplicas - changeInPeriod(upEvents, now, policy.periodSeconds) + changeInPeriod(downEvents, now, policy.periodSeconds);
+    const start =
+      currentReplicas - changeInPeriod(upEvents, now, policy.periodSeconds) + changeInPeriod(downEvents, now, policy.periodSeconds);
     return policy.type === 'Pods' ? start - policy.value : Math.trunc(start * (1 - policy.value / 100));
   });
   // For scale-down the largest change is the smallest count.

@@ -12,7 +12,7 @@ function issuesOf(run: () => unknown): { code: string; paths: string[]; message:
   throw new Error('expected a ManifestError');
 }
 
-describe('§2 ScaledObject fields and defaults', () => {
+describe('ScaledObject fields and defaults', () => {
   it('applies KEDA defaults: pollingInterval 30, cooldownPeriod 300, initialCooldownPeriod 0, min 0, max 100, HPA min max(min,1), behavior nil', () => {
     const spec = scaledObject();
     expect(spec).toMatchObject({
@@ -29,13 +29,19 @@ describe('§2 ScaledObject fields and defaults', () => {
   });
 
   it('HPA minReplicas = min when min > 0, and the HPA name can be overridden', () => {
-    const spec = scaledObject({ minReplicaCount: 3, maxReplicaCount: 7, advanced: { horizontalPodAutoscalerConfig: { name: 'custom-hpa' } } });
+    const spec = scaledObject({
+      minReplicaCount: 3,
+      maxReplicaCount: 7,
+      advanced: { horizontalPodAutoscalerConfig: { name: 'custom-hpa' } },
+    });
     expect(spec.hpa).toMatchObject({ name: 'custom-hpa', minReplicas: 3, maxReplicas: 7 });
   });
 
   it('rejects min > max, max < 1, pollingInterval < 1, idle >= min, and non-integers, all in one error', () => {
     const failure = issuesOf(() =>
-      parseScaledObject(scaledObjectManifest({ minReplicaCount: 5, maxReplicaCount: 2, pollingInterval: 0, idleReplicaCount: 5, cooldownPeriod: '300' })),
+      parseScaledObject(
+        scaledObjectManifest({ minReplicaCount: 5, maxReplicaCount: 2, pollingInterval: 0, idleReplicaCount: 5, cooldownPeriod: '300' }),
+      ),
     );
     expect(failure.code).toBe('KEDA_MANIFEST_INVALID');
     expect(failure.paths).toEqual(
@@ -46,7 +52,9 @@ describe('§2 ScaledObject fields and defaults', () => {
 
   it('metricType Value is kept; Utilization is rejected for external scalers', () => {
     expect(scaledObject({ triggers: [{ ...serviceBusTrigger(), metricType: 'Value' }] }).triggers[0]?.metricType).toBe('Value');
-    const failure = issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [{ ...serviceBusTrigger(), metricType: 'Utilization' }] })));
+    const failure = issuesOf(() =>
+      parseScaledObject(scaledObjectManifest({ triggers: [{ ...serviceBusTrigger(), metricType: 'Utilization' }] })),
+    );
     expect(failure.paths).toEqual(['spec.triggers[0].metricType']);
   });
 
@@ -55,7 +63,10 @@ describe('§2 ScaledObject fields and defaults', () => {
   });
 
   it('unsupported features fail with KEDA_MANIFEST_UNSUPPORTED, or become warnings with allowUnsupported', () => {
-    const manifest = scaledObjectManifest({ fallback: { failureThreshold: 3, replicas: 2 }, advanced: { scalingModifiers: { formula: 'a + b' } } });
+    const manifest = scaledObjectManifest({
+      fallback: { failureThreshold: 3, replicas: 2 },
+      advanced: { scalingModifiers: { formula: 'a + b' } },
+    });
     (manifest['metadata'] as Record<string, unknown>)['annotations'] = { 'autoscaling.keda.sh/paused': 'true' };
     const failure = issuesOf(() => parseScaledObject(manifest));
     expect(failure.code).toBe('KEDA_MANIFEST_UNSUPPORTED');
@@ -66,9 +77,13 @@ describe('§2 ScaledObject fields and defaults', () => {
   });
 
   it('an unknown trigger type is unsupported, a missing one invalid', () => {
-    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [{ type: 'kafka', metadata: {} }] }))).code).toBe('KEDA_MANIFEST_UNSUPPORTED');
+    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [{ type: 'kafka', metadata: {} }] }))).code).toBe(
+      'KEDA_MANIFEST_UNSUPPORTED',
+    );
     expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [] }))).paths).toEqual(['spec.triggers']);
-    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [{ metadata: {} }] }))).paths).toEqual(['spec.triggers[0].type']);
+    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [{ metadata: {} }] }))).paths).toEqual([
+      'spec.triggers[0].type',
+    ]);
   });
 
   it('names the manifest and each field in the message', () => {
@@ -77,9 +92,11 @@ describe('§2 ScaledObject fields and defaults', () => {
   });
 });
 
-describe('§4.4 behavior defaults (API server)', () => {
+describe('HPA behavior defaults (applied by the API server)', () => {
   it('any behavior switches to the behaviour path, with scaleUp 0 s / Pods 4 + Percent 100 per 15 s / Max and scaleDown nil / Percent 100 per 15 s / Max', () => {
-    const spec = scaledObject({ advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: 60 } } } } });
+    const spec = scaledObject({
+      advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: 60 } } } },
+    });
     expect(spec.hpa.behavior).toEqual({
       scaleUp: {
         stabilizationWindowSeconds: 0,
@@ -90,7 +107,12 @@ describe('§4.4 behavior defaults (API server)', () => {
         ],
         tolerance: null,
       },
-      scaleDown: { stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }], tolerance: null },
+      scaleDown: {
+        stabilizationWindowSeconds: 60,
+        selectPolicy: 'Max',
+        policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+        tolerance: null,
+      },
     });
   });
 
@@ -129,8 +151,8 @@ describe('§4.4 behavior defaults (API server)', () => {
   });
 });
 
-describe('§7 triggers', () => {
-  it('§7.1 azure-servicebus: messageCount 5 and activationMessageCount 0 by default; reads the active message count', () => {
+describe('triggers', () => {
+  it('azure-servicebus: messageCount 5 and activationMessageCount 0 by default; reads the active message count', () => {
     const [trigger] = scaledObject().triggers;
     expect(trigger).toMatchObject({
       type: 'azure-servicebus',
@@ -140,39 +162,57 @@ describe('§7 triggers', () => {
       source: { getter: 'azure-servicebus.activeMessageCount', queueName: 'surge-work', topicName: null },
     });
     const topic = scaledObject({
-      triggers: [{ type: 'azure-servicebus', metadata: { topicName: 'orders', subscriptionName: 'surge', messageCount: '10', activationMessageCount: '2' } }],
+      triggers: [
+        {
+          type: 'azure-servicebus',
+          metadata: { topicName: 'orders', subscriptionName: 'surge', messageCount: '10', activationMessageCount: '2' },
+        },
+      ],
     }).triggers[0];
-    expect(topic).toMatchObject({ target: 10, activationTarget: 2, metricName: 's0-azure-servicebus-orders', source: { subscriptionName: 'surge' } });
+    expect(topic).toMatchObject({
+      target: 10,
+      activationTarget: 2,
+      metricName: 's0-azure-servicebus-orders',
+      source: { subscriptionName: 'surge' },
+    });
   });
 
-  it('§7.1 azure-servicebus: needs a queue or a topic + subscription, not both; counts are integers', () => {
-    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [{ type: 'azure-servicebus', metadata: { topicName: 't' } }] }))).paths).toEqual([
-      'spec.triggers[0].metadata.queueName',
-    ]);
+  it('azure-servicebus: needs a queue or a topic + subscription, not both; counts are integers', () => {
     expect(
-      issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [serviceBusTrigger({ topicName: 't', subscriptionName: 's' })] }))).paths,
+      issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [{ type: 'azure-servicebus', metadata: { topicName: 't' } }] })))
+        .paths,
     ).toEqual(['spec.triggers[0].metadata.queueName']);
-    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [serviceBusTrigger({ messageCount: '2.5' })] }))).paths).toEqual([
-      'spec.triggers[0].metadata.messageCount',
-    ]);
+    expect(
+      issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [serviceBusTrigger({ topicName: 't', subscriptionName: 's' })] })))
+        .paths,
+    ).toEqual(['spec.triggers[0].metadata.queueName']);
+    expect(
+      issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [serviceBusTrigger({ messageCount: '2.5' })] }))).paths,
+    ).toEqual(['spec.triggers[0].metadata.messageCount']);
   });
 
-  it('§7.2 rabbitmq: no mode/value means QueueLength 20; value without mode is an error; queueLength is the deprecated form', () => {
-    const plain = scaledObject({ triggers: [{ type: 'rabbitmq', metadata: { queueName: 'q', host: 'http://guest:guest@127.0.0.1:15672/' } }] });
+  it('rabbitmq: no mode/value means QueueLength 20; value without mode is an error; queueLength is the deprecated form', () => {
+    const plain = scaledObject({
+      triggers: [{ type: 'rabbitmq', metadata: { queueName: 'q', host: 'http://guest:guest@127.0.0.1:15672/' } }],
+    });
     expect(plain.triggers[0]).toMatchObject({
       target: 20,
       metricName: 's0-rabbitmq-q',
       source: { getter: 'rabbitmq.queueLength', protocol: 'http', includeUnacked: true },
     });
-    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [{ type: 'rabbitmq', metadata: { queueName: 'q', value: '5' } }] }))).paths).toEqual([
-      'spec.triggers[0].metadata.value',
-    ]);
-    const legacy = parseScaledObject(scaledObjectManifest({ triggers: [{ type: 'rabbitmq', metadata: { queueName: 'q', queueLength: '7', protocol: 'http' } }] }));
+    expect(
+      issuesOf(() =>
+        parseScaledObject(scaledObjectManifest({ triggers: [{ type: 'rabbitmq', metadata: { queueName: 'q', value: '5' } }] })),
+      ).paths,
+    ).toEqual(['spec.triggers[0].metadata.value']);
+    const legacy = parseScaledObject(
+      scaledObjectManifest({ triggers: [{ type: 'rabbitmq', metadata: { queueName: 'q', queueLength: '7', protocol: 'http' } }] }),
+    );
     expect(legacy.spec.triggers[0]?.target).toBe(7);
     expect(legacy.warnings[0]).toMatch(/deprecated/);
   });
 
-  it('§7.2 rabbitmq: amqp counts ready only; http counts ready + unacked unless excludeUnacknowledged; auto follows the host scheme', () => {
+  it('rabbitmq: amqp counts ready only; http counts ready + unacked unless excludeUnacknowledged; auto follows the host scheme', () => {
     const read = (metadata: Record<string, string>) => scaledObject({ triggers: [rabbitTrigger(metadata)] }).triggers[0]?.source;
     expect(read({ protocol: 'amqp' })).toMatchObject({ protocol: 'amqp', includeUnacked: false });
     expect(read({ protocol: 'http', excludeUnacknowledged: 'true' })).toMatchObject({ includeUnacked: false });
@@ -180,20 +220,28 @@ describe('§7 triggers', () => {
     const unresolved = parseScaledObject(scaledObjectManifest({ triggers: [rabbitTrigger({ protocol: 'auto' })] }));
     expect(unresolved.spec.triggers[0]?.source).toMatchObject({ protocol: 'auto', includeUnacked: null });
     expect(unresolved.warnings.join()).toMatch(/set protocol explicitly/);
-    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [rabbitTrigger({ protocol: 'amqp', excludeUnacknowledged: 'true' })] }))).paths).toEqual([
-      'spec.triggers[0].metadata.excludeUnacknowledged',
-    ]);
+    expect(
+      issuesOf(() =>
+        parseScaledObject(scaledObjectManifest({ triggers: [rabbitTrigger({ protocol: 'amqp', excludeUnacknowledged: 'true' })] })),
+      ).paths,
+    ).toEqual(['spec.triggers[0].metadata.excludeUnacknowledged']);
   });
 
-  it('§7.2 rabbitmq: rate modes are unsupported, unknown modes invalid; activationValue is a float', () => {
-    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [rabbitTrigger({ mode: 'MessageRate' })] }))).code).toBe('KEDA_MANIFEST_UNSUPPORTED');
-    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [rabbitTrigger({ mode: 'Depth' })] }))).code).toBe('KEDA_MANIFEST_INVALID');
+  it('rabbitmq: rate modes are unsupported, unknown modes invalid; activationValue is a float', () => {
+    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [rabbitTrigger({ mode: 'MessageRate' })] }))).code).toBe(
+      'KEDA_MANIFEST_UNSUPPORTED',
+    );
+    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [rabbitTrigger({ mode: 'Depth' })] }))).code).toBe(
+      'KEDA_MANIFEST_INVALID',
+    );
     expect(scaledObject({ triggers: [rabbitTrigger({ activationValue: '2.5' })] }).triggers[0]?.activationTarget).toBe(2.5);
   });
 
-  it('§7.3 prometheus: serverAddress, query and threshold are required; activationThreshold 0 and ignoreNullValues true by default', () => {
+  it('prometheus: serverAddress, query and threshold are required; activationThreshold 0 and ignoreNullValues true by default', () => {
     const trigger = scaledObject({
-      triggers: [{ type: 'prometheus', metadata: { serverAddress: 'http://127.0.0.1:9090', query: 'sum(surge_queue_ready)', threshold: '10' } }],
+      triggers: [
+        { type: 'prometheus', metadata: { serverAddress: 'http://127.0.0.1:9090', query: 'sum(surge_queue_ready)', threshold: '10' } },
+      ],
     }).triggers[0];
     expect(trigger).toMatchObject({
       metricName: 's0-prometheus',
@@ -201,15 +249,19 @@ describe('§7 triggers', () => {
       activationTarget: 0,
       source: { getter: 'prometheus.query', ignoreNullValues: true },
     });
-    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [{ type: 'prometheus', metadata: { query: 'x' } }] }))).paths).toEqual([
-      'spec.triggers[0].metadata.serverAddress',
-      'spec.triggers[0].metadata.threshold',
-    ]);
+    expect(
+      issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [{ type: 'prometheus', metadata: { query: 'x' } }] }))).paths,
+    ).toEqual(['spec.triggers[0].metadata.serverAddress', 'spec.triggers[0].metadata.threshold']);
   });
 
-  it('§7.4 metrics-api: url, valueLocation and targetValue are required; activationTargetValue 0; json format by default', () => {
+  it('metrics-api: url, valueLocation and targetValue are required; activationTargetValue 0; json format by default', () => {
     const trigger = scaledObject({
-      triggers: [{ type: 'metrics-api', metadata: { url: 'http://127.0.0.1:9113/api/queue', valueLocation: 'queue.ready', targetValue: '4', activationTargetValue: '1' } }],
+      triggers: [
+        {
+          type: 'metrics-api',
+          metadata: { url: 'http://127.0.0.1:9113/api/queue', valueLocation: 'queue.ready', targetValue: '4', activationTargetValue: '1' },
+        },
+      ],
     }).triggers[0];
     expect(trigger).toMatchObject({
       metricName: 's0-metric-api-queue-ready',
@@ -217,9 +269,15 @@ describe('§7 triggers', () => {
       activationTarget: 1,
       source: { getter: 'metrics-api.value', format: 'json', valueLocation: 'queue.ready' },
     });
-    expect(issuesOf(() => parseScaledObject(scaledObjectManifest({ triggers: [{ type: 'metrics-api', metadata: { url: 'http://x', valueLocation: 'v', targetValue: '0' } }] }))).paths).toEqual([
-      'spec.triggers[0].metadata',
-    ]);
+    expect(
+      issuesOf(() =>
+        parseScaledObject(
+          scaledObjectManifest({
+            triggers: [{ type: 'metrics-api', metadata: { url: 'http://x', valueLocation: 'v', targetValue: '0' } }],
+          }),
+        ),
+      ).paths,
+    ).toEqual(['spec.triggers[0].metadata']);
   });
 
   it('metric names are positional: s<index>-…', () => {
@@ -228,7 +286,7 @@ describe('§7 triggers', () => {
   });
 });
 
-describe('§6.1 ScaledJob fields and defaults', () => {
+describe('ScaledJob fields and defaults', () => {
   it('applies defaults: pollingInterval 30, min 0, max 100, history 100/100, strategy default, calculation max', () => {
     expect(scaledJob()).toMatchObject({
       pollingIntervalSeconds: 30,
@@ -240,29 +298,49 @@ describe('§6.1 ScaledJob fields and defaults', () => {
     });
   });
 
-  it('lowers min to max when min > max', () => {
+  it('lowers min to max when min > max, and the pool is max itself (KEDA MaxReplicaCount())', () => {
     const parsed = parseScaledJob(scaledJobManifest({ minReplicaCount: 8, maxReplicaCount: 5 }));
-    expect(parsed.spec).toMatchObject({ minReplicaCount: 5, maxReplicaCount: 5 });
+    expect(parsed.spec).toMatchObject({ minReplicaCount: 5, maxReplicaCount: 5, maxParallelJobs: 5 });
     expect(parsed.warnings[0]).toMatch(/lowers it to 5/);
   });
 
+  it('maxReplicaCount unset: the pool is the default 100 with min not subtracted, and min is kept', () => {
+    expect(scaledJob({ minReplicaCount: 10 })).toMatchObject({ minReplicaCount: 10, maxReplicaCount: 100, maxParallelJobs: 100 });
+    expect(scaledJob({ minReplicaCount: 150 })).toMatchObject({ minReplicaCount: 150, maxParallelJobs: 100 });
+    expect(scaledJob({ minReplicaCount: 2, maxReplicaCount: 10 })).toMatchObject({ maxParallelJobs: 8 });
+  });
+
+  it('rejects maxReplicaCount 0 (the CRD minimum is 1)', () => {
+    expect(issuesOf(() => parseScaledJob(scaledJobManifest({ maxReplicaCount: 0 }))).paths).toEqual(['spec.maxReplicaCount']);
+  });
+
   it('custom with an unparsable customScalingRunningJobPercentage silently falls back to default (we warn)', () => {
-    const parsed = parseScaledJob(scaledJobManifest({ scalingStrategy: { strategy: 'custom', customScalingQueueLengthDeduction: 1, customScalingRunningJobPercentage: 'half' } }));
+    const parsed = parseScaledJob(
+      scaledJobManifest({
+        scalingStrategy: { strategy: 'custom', customScalingQueueLengthDeduction: 1, customScalingRunningJobPercentage: 'half' },
+      }),
+    );
     expect(parsed.spec.scalingStrategy.strategy).toBe('default');
     expect(parsed.warnings.join()).toMatch(/falls back to strategy default/);
-    const custom = scaledJob({ scalingStrategy: { strategy: 'custom', customScalingQueueLengthDeduction: 1, customScalingRunningJobPercentage: '0.5' } });
-    expect(custom.scalingStrategy).toMatchObject({ strategy: 'custom', customScalingQueueLengthDeduction: 1, customScalingRunningJobPercentage: 0.5 });
+    const custom = scaledJob({
+      scalingStrategy: { strategy: 'custom', customScalingQueueLengthDeduction: 1, customScalingRunningJobPercentage: '0.5' },
+    });
+    expect(custom.scalingStrategy).toMatchObject({
+      strategy: 'custom',
+      customScalingQueueLengthDeduction: 1,
+      customScalingRunningJobPercentage: 0.5,
+    });
   });
 
   it('metricType on a ScaledJob trigger is an error; jobTargetRef is required; unknown strategies are rejected', () => {
-    expect(issuesOf(() => parseScaledJob(scaledJobManifest({ triggers: [{ ...rabbitTrigger(), metricType: 'AverageValue' }] }))).paths).toEqual([
-      'spec.triggers[0].metricType',
-    ]);
+    expect(
+      issuesOf(() => parseScaledJob(scaledJobManifest({ triggers: [{ ...rabbitTrigger(), metricType: 'AverageValue' }] }))).paths,
+    ).toEqual(['spec.triggers[0].metricType']);
     expect(issuesOf(() => parseScaledJob(scaledJobManifest({ jobTargetRef: undefined }))).paths).toEqual(['spec.jobTargetRef']);
-    expect(issuesOf(() => parseScaledJob(scaledJobManifest({ scalingStrategy: { strategy: 'greedy', multipleScalersCalculation: 'median' } }))).paths).toEqual([
-      'spec.scalingStrategy.strategy',
-      'spec.scalingStrategy.multipleScalersCalculation',
-    ]);
+    expect(
+      issuesOf(() => parseScaledJob(scaledJobManifest({ scalingStrategy: { strategy: 'greedy', multipleScalersCalculation: 'median' } })))
+        .paths,
+    ).toEqual(['spec.scalingStrategy.strategy', 'spec.scalingStrategy.multipleScalersCalculation']);
   });
 });
 

@@ -1,3 +1,8 @@
+/**
+ * ScaledObject / ScaledJob manifests → validated, defaulted specs. Field defaults and rules follow KEDA
+ * at 8b4f083 (apis/keda/v1alpha1/scaledobject_types.go, scaledjob_types.go, withtriggers_types.go) and the
+ * HPA API defaults; see docs/keda-semantics.md#scaledobject-defaults and #scaledjob-fields-and-defaults.
+ */
 import { parseAllDocuments } from 'yaml';
 import { ManifestError } from './errors.ts';
 import { ManifestReader } from './manifest-reader.ts';
@@ -41,7 +46,10 @@ const BEHAVIOUR_ANNOTATIONS = [
   'autoscaling.keda.sh/force-activation',
 ];
 
-/** HPA `behavior` defaults applied by the API server (autoscaling/v2 defaults.go, keda-semantics.md §4.4). */
+/**
+ * HPA `behavior` defaults the API server fills in when any part of `behavior` is set
+ * (kubernetes `pkg/apis/autoscaling/v2/defaults.go`; docs/keda-semantics.md#hpa-behavior-policies).
+ */
 export const HPA_BEHAVIOR_DEFAULTS: HpaBehavior = {
   scaleUp: {
     stabilizationWindowSeconds: 0,
@@ -72,7 +80,8 @@ function readMetadata(reader: ManifestReader, manifest: Record<string, unknown>,
   const annotations = reader.object(metadata['annotations'], 'metadata.annotations', false) ?? {};
   for (const key of BEHAVIOUR_ANNOTATIONS) {
     const value = annotations[key];
-    if (value !== undefined && value !== 'false') reader.unsupported(`metadata.annotations.${key}`, 'pausing and forced activation are not modelled');
+    if (value !== undefined && value !== 'false')
+      reader.unsupported(`metadata.annotations.${key}`, 'pausing and forced activation are not modelled');
   }
   return { name, namespace };
 }
@@ -96,8 +105,10 @@ export function parseScaledObject(manifest: unknown, options: ParseOptions = {})
     envSourceContainerName: reader.string(targetRef['envSourceContainerName'], 'spec.scaleTargetRef.envSourceContainerName', false) ?? null,
   };
 
-  const pollingIntervalSeconds = reader.integer(spec['pollingInterval'], 'spec.pollingInterval', { min: 1 }) ?? KEDA_DEFAULTS.pollingIntervalSeconds;
-  const cooldownPeriodSeconds = reader.integer(spec['cooldownPeriod'], 'spec.cooldownPeriod', { min: 0 }) ?? KEDA_DEFAULTS.cooldownPeriodSeconds;
+  const pollingIntervalSeconds =
+    reader.integer(spec['pollingInterval'], 'spec.pollingInterval', { min: 1 }) ?? KEDA_DEFAULTS.pollingIntervalSeconds;
+  const cooldownPeriodSeconds =
+    reader.integer(spec['cooldownPeriod'], 'spec.cooldownPeriod', { min: 0 }) ?? KEDA_DEFAULTS.cooldownPeriodSeconds;
   const initialCooldownPeriodSeconds =
     reader.integer(spec['initialCooldownPeriod'], 'spec.initialCooldownPeriod', { min: 0 }) ?? KEDA_DEFAULTS.initialCooldownPeriodSeconds;
   const minReplicaCount = reader.integer(spec['minReplicaCount'], 'spec.minReplicaCount', { min: 0 }) ?? KEDA_DEFAULTS.minReplicaCount;
@@ -162,7 +173,8 @@ function parseRules(reader: ManifestReader, value: unknown, path: string, defaul
   const stabilizationWindowSeconds =
     reader.integer(rules['stabilizationWindowSeconds'], `${path}.stabilizationWindowSeconds`, { min: 0, max: 3600 }) ??
     defaults.stabilizationWindowSeconds;
-  const selectPolicy = reader.oneOf<SelectPolicy>(rules['selectPolicy'], `${path}.selectPolicy`, ['Max', 'Min', 'Disabled']) ?? defaults.selectPolicy;
+  const selectPolicy =
+    reader.oneOf<SelectPolicy>(rules['selectPolicy'], `${path}.selectPolicy`, ['Max', 'Min', 'Disabled']) ?? defaults.selectPolicy;
 
   let policies: readonly HpaScalingPolicy[] = defaults.policies;
   const rawPolicies = rules['policies'];
@@ -191,7 +203,8 @@ function parseRules(reader: ManifestReader, value: unknown, path: string, defaul
   let tolerance = defaults.tolerance;
   if (rules['tolerance'] !== undefined) {
     const parsed = typeof rules['tolerance'] === 'number' ? rules['tolerance'] : Number(rules['tolerance']);
-    if (!Number.isFinite(parsed) || parsed < 0) reader.invalid(`${path}.tolerance`, `must be a non-negative quantity, got ${JSON.stringify(rules['tolerance'])}`);
+    if (!Number.isFinite(parsed) || parsed < 0)
+      reader.invalid(`${path}.tolerance`, `must be a non-negative quantity, got ${JSON.stringify(rules['tolerance'])}`);
     else {
       tolerance = parsed;
       reader.warn(`${path}.tolerance`, 'needs the HPAConfigurableTolerance feature gate on a real cluster');
@@ -208,21 +221,44 @@ export function parseScaledJob(manifest: unknown, options: ParseOptions = {}): P
   const spec = reader.object(root['spec'], 'spec', true) ?? {};
 
   reader.object(spec['jobTargetRef'], 'spec.jobTargetRef', true);
-  const pollingIntervalSeconds = reader.integer(spec['pollingInterval'], 'spec.pollingInterval', { min: 1 }) ?? KEDA_DEFAULTS.pollingIntervalSeconds;
-  const maxReplicaCount = reader.integer(spec['maxReplicaCount'], 'spec.maxReplicaCount', { min: 0 }) ?? KEDA_DEFAULTS.maxReplicaCount;
+  const pollingIntervalSeconds =
+    reader.integer(spec['pollingInterval'], 'spec.pollingInterval', { min: 1 }) ?? KEDA_DEFAULTS.pollingIntervalSeconds;
+  // KEDA's CRD has `minimum: 1` on maxReplicaCount: the API server refuses 0.
+  const explicitMax = reader.integer(spec['maxReplicaCount'], 'spec.maxReplicaCount', { min: 1 });
+  const maxReplicaCount = explicitMax ?? KEDA_DEFAULTS.maxReplicaCount;
   let minReplicaCount = reader.integer(spec['minReplicaCount'], 'spec.minReplicaCount', { min: 0 }) ?? KEDA_DEFAULTS.minReplicaCount;
-  if (minReplicaCount > maxReplicaCount) {
-    reader.warn('spec.minReplicaCount', `is above maxReplicaCount; KEDA lowers it to ${maxReplicaCount}`);
-    minReplicaCount = maxReplicaCount;
+  // KEDA's ScaledJob.MinReplicaCount() and MaxReplicaCount() (apis/keda/v1alpha1/scaledjob_types.go,
+  // kedacore/keda@1bcb2acae2ddda264dd10323991fb76fd0188b6c): the pool of queue-driven Jobs is
+  // max − min only when maxReplicaCount is set and min <= max. With min > max, min is lowered to max
+  // and the pool is max itself (not 0); with maxReplicaCount unset the pool is the default 100, with
+  // min not subtracted, and min is not lowered.
+  let maxParallelJobs: number;
+  if (explicitMax === undefined) {
+    maxParallelJobs = KEDA_DEFAULTS.maxReplicaCount;
+  } else if (minReplicaCount > explicitMax) {
+    reader.warn(
+      'spec.minReplicaCount',
+      `is above maxReplicaCount; KEDA lowers it to ${explicitMax} and allows ${explicitMax} queue-driven Jobs on top`,
+    );
+    minReplicaCount = explicitMax;
+    maxParallelJobs = explicitMax;
+  } else {
+    maxParallelJobs = explicitMax - minReplicaCount;
   }
   const successfulJobsHistoryLimit =
-    reader.integer(spec['successfulJobsHistoryLimit'], 'spec.successfulJobsHistoryLimit', { min: 0 }) ?? KEDA_DEFAULTS.successfulJobsHistoryLimit;
+    reader.integer(spec['successfulJobsHistoryLimit'], 'spec.successfulJobsHistoryLimit', { min: 0 }) ??
+    KEDA_DEFAULTS.successfulJobsHistoryLimit;
   const failedJobsHistoryLimit =
     reader.integer(spec['failedJobsHistoryLimit'], 'spec.failedJobsHistoryLimit', { min: 0 }) ?? KEDA_DEFAULTS.failedJobsHistoryLimit;
 
   const strategyObject = reader.object(spec['scalingStrategy'], 'spec.scalingStrategy', false) ?? {};
   let strategy =
-    reader.oneOf<ScaledJobStrategy>(strategyObject['strategy'], 'spec.scalingStrategy.strategy', ['default', 'custom', 'accurate', 'eager']) ?? 'default';
+    reader.oneOf<ScaledJobStrategy>(strategyObject['strategy'], 'spec.scalingStrategy.strategy', [
+      'default',
+      'custom',
+      'accurate',
+      'eager',
+    ]) ?? 'default';
   const multipleScalersCalculation =
     reader.oneOf<MultipleScalersCalculation>(
       strategyObject['multipleScalersCalculation'],
@@ -233,7 +269,12 @@ export function parseScaledJob(manifest: unknown, options: ParseOptions = {}): P
     reader.integer(strategyObject['customScalingQueueLengthDeduction'], 'spec.scalingStrategy.customScalingQueueLengthDeduction') ?? 0;
   // A string in the CRD, parsed with ParseFloat at every poll; KEDA silently runs `default` when it fails.
   const rawPercentage = strategyObject['customScalingRunningJobPercentage'];
-  const percentage = typeof rawPercentage === 'number' ? rawPercentage : typeof rawPercentage === 'string' && rawPercentage.trim() === rawPercentage && rawPercentage !== '' ? Number(rawPercentage) : Number.NaN;
+  const percentage =
+    typeof rawPercentage === 'number'
+      ? rawPercentage
+      : typeof rawPercentage === 'string' && rawPercentage.trim() === rawPercentage && rawPercentage !== ''
+        ? Number(rawPercentage)
+        : Number.NaN;
   let customScalingRunningJobPercentage = 0;
   if (strategy === 'custom') {
     if (Number.isFinite(percentage)) customScalingRunningJobPercentage = percentage;
@@ -267,6 +308,7 @@ export function parseScaledJob(manifest: unknown, options: ParseOptions = {}): P
       pollingIntervalSeconds,
       minReplicaCount,
       maxReplicaCount,
+      maxParallelJobs,
       successfulJobsHistoryLimit,
       failedJobsHistoryLimit,
       scalingStrategy: {
@@ -287,7 +329,9 @@ export function parseKedaManifest(manifest: unknown, options: ParseOptions = {})
   const kind = typeof manifest === 'object' && manifest !== null ? (manifest as Record<string, unknown>)['kind'] : undefined;
   if (kind === 'ScaledObject') return parseScaledObject(manifest, options);
   if (kind === 'ScaledJob') return parseScaledJob(manifest, options);
-  throw new ManifestError(String(kind ?? '<no kind>'), [{ path: 'kind', message: 'must be ScaledObject or ScaledJob', unsupported: false }]);
+  throw new ManifestError(String(kind ?? '<no kind>'), [
+    { path: 'kind', message: 'must be ScaledObject or ScaledJob', unsupported: false },
+  ]);
 }
 
 /**

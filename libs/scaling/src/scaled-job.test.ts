@@ -9,7 +9,7 @@ function poll(spec: Record<string, unknown>, readings: TriggerReading[], running
 }
 const target = (value: number) => ({ triggers: [rabbitTrigger({ value: String(value) })] });
 
-describe('§6.2 Jobs created per poll (exact)', () => {
+describe('ScaledJob: Jobs per poll (exact)', () => {
   it('docs example: QL=10, T=1, max=3, running=1 → maxScale=3, eff=2 → 2 Jobs', () => {
     const decision = poll({ maxReplicaCount: 3, ...target(1) }, [v(10)], 1);
     expect(decision).toMatchObject({ queueLength: 10, maxScale: 3, effectiveMaxScale: 2, scaleTo: 10, jobsToCreate: 2 });
@@ -35,10 +35,30 @@ describe('§6.2 Jobs created per poll (exact)', () => {
     expect(poll(target(1), [v(0)])).toMatchObject({ active: false, jobsToCreate: 0 });
   });
 
-  it('§9.11 the cap is max − min unfinished Jobs', () => {
+  it('the cap is max − min unfinished Jobs', () => {
     expect(poll({ maxReplicaCount: 5, ...target(1) }, [v(1000)], 0)).toMatchObject({ maxScale: 5, jobsToCreate: 5 });
     expect(poll({ maxReplicaCount: 5, ...target(1) }, [v(1000)], 5)).toMatchObject({ effectiveMaxScale: 0, jobsToCreate: 0 });
-    expect(poll({ minReplicaCount: 2, maxReplicaCount: 5, ...target(1) }, [v(10)], 2)).toMatchObject({ maxParallel: 3, maxScale: 3, jobsToCreate: 3 });
+    expect(poll({ minReplicaCount: 2, maxReplicaCount: 5, ...target(1) }, [v(10)], 2)).toMatchObject({
+      maxParallel: 3,
+      maxScale: 3,
+      jobsToCreate: 3,
+    });
+  });
+
+  it('min > max: KEDA lets max queue-driven Jobs run on top of the (lowered) standby pool', () => {
+    expect(poll({ minReplicaCount: 8, maxReplicaCount: 5, ...target(1) }, [v(1000)], 5)).toMatchObject({
+      maxParallel: 5,
+      maxScale: 5,
+      jobsToCreate: 5,
+    });
+  });
+
+  it('maxReplicaCount unset: the pool is 100 whatever minReplicaCount is', () => {
+    expect(poll({ minReplicaCount: 10, ...target(1) }, [v(1000)], 10)).toMatchObject({
+      maxParallel: 100,
+      maxScale: 100,
+      jobsToCreate: 100,
+    });
   });
 
   it('fractional queue lengths: scaleTo = ceil(QL)', () => {
@@ -46,9 +66,13 @@ describe('§6.2 Jobs created per poll (exact)', () => {
   });
 });
 
-describe('§6.2 strategies', () => {
+describe('ScaledJob strategies', () => {
   it('default: eff = maxScale − running; under-spawns when Jobs hide their message', () => {
-    expect(poll({ maxReplicaCount: 10, ...target(1) }, [v(10)], 3)).toMatchObject({ strategy: 'default', effectiveMaxScale: 7, jobsToCreate: 7 });
+    expect(poll({ maxReplicaCount: 10, ...target(1) }, [v(10)], 3)).toMatchObject({
+      strategy: 'default',
+      effectiveMaxScale: 7,
+      jobsToCreate: 7,
+    });
     expect(poll({ maxReplicaCount: 10, ...target(1) }, [v(2)], 3)).toMatchObject({ effectiveMaxScale: 0, jobsToCreate: 0 });
   });
 
@@ -82,7 +106,7 @@ describe('§6.2 strategies', () => {
   });
 });
 
-describe('§6.2 several triggers (multipleScalersCalculation)', () => {
+describe('ScaledJob: several triggers (multipleScalersCalculation)', () => {
   const two = (calculation: string, second: Record<string, string> = {}) => ({
     maxReplicaCount: 50,
     scalingStrategy: { multipleScalersCalculation: calculation },

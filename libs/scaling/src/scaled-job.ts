@@ -2,6 +2,11 @@
  * A ScaledJob: every `pollingInterval`, KEDA reads the triggers and creates Jobs; it never deletes
  * running ones and has no cooldown and no HPA. `scaledJobPoll` is pure: the caller passes the readings
  * and its running/pending Job counts, and starts `decision.jobsToCreate` Jobs.
+ *
+ * Rules and their upstream lines: docs/keda-semantics.md#scaledjob-pool-size, #scaledjob-jobs-per-poll,
+ * #scaledjob-strategies, #scaledjob-running-and-pending-jobs. Upstream at keda 8b4f083:
+ * pkg/scaling/scaledjob/metrics.go (queue length, combining triggers), pkg/scaling/executor/scale_jobs.go
+ * (executor, strategies), apis/keda/v1alpha1/scaledjob_types.go (min/max).
  */
 import { ScalingInputError } from './errors.ts';
 import { toMilli } from './hpa.ts';
@@ -23,9 +28,9 @@ export function scaledJobDue(state: ScaledJobState, now: number): { poll: boolea
   return { poll: now >= nextAt, nextAt: Math.max(now, nextAt) };
 }
 
-/** The queue-driven pool: `maxReplicaCount − minReplicaCount` (min already lowered to max when above it). */
+/** The queue-driven pool as KEDA computes it (see `ScaledJobSpec.maxParallelJobs`). */
 export function maxParallelJobs(spec: ScaledJobSpec): number {
-  return spec.maxReplicaCount - spec.minReplicaCount;
+  return spec.maxParallelJobs;
 }
 
 export interface ScaledJobTriggerEvaluation extends TriggerEvaluation {
@@ -96,7 +101,11 @@ export interface StrategyInput {
   readonly customScalingRunningJobPercentage: number;
 }
 
-/** `GetEffectiveMaxScale` of each strategy, as at keda 8b4f083 (keda-semantics.md §6.2). Returns [effective max, scaleTo]. */
+/**
+ * `GetEffectiveMaxScale` of each strategy, as at keda 8b4f083 (docs/keda-semantics.md#scaledjob-strategies;
+ * https://github.com/kedacore/keda/blob/8b4f083ca8c8c2baf8477e322bd4d16ac4dfa09a/pkg/scaling/executor/scale_jobs.go#L457-L494).
+ * Returns [effective max, scaleTo].
+ */
 export function strategyEffectiveMaxScale(input: StrategyInput): { effectiveMaxScale: number; scaleTo: number } {
   const { maxScale, runningAboveMin: running, pending, maxParallel, scaleTo } = input;
   switch (input.strategy) {
@@ -149,11 +158,19 @@ export interface ScaledJobDecision {
   readonly reason: string;
 }
 
-export function scaledJobPoll(state: ScaledJobState, inputs: ScaledJobPollInputs, now: number): { state: ScaledJobState; decision: ScaledJobDecision } {
+export function scaledJobPoll(
+  state: ScaledJobState,
+  inputs: ScaledJobPollInputs,
+  now: number,
+): { state: ScaledJobState; decision: ScaledJobDecision } {
   const { spec } = state;
   checkReadings(`ScaledJob/${spec.name}`, spec.triggers, inputs.triggers);
-  for (const [name, value] of [['runningJobs', inputs.runningJobs], ['pendingJobs', inputs.pendingJobs]] as const) {
-    if (!Number.isInteger(value) || value < 0) throw new ScalingInputError(`ScaledJob/${spec.name}: ${name} must be a non-negative integer, got ${value}`);
+  for (const [name, value] of [
+    ['runningJobs', inputs.runningJobs],
+    ['pendingJobs', inputs.pendingJobs],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 0)
+      throw new ScalingInputError(`ScaledJob/${spec.name}: ${name} must be a non-negative integer, got ${value}`);
   }
   const maxParallel = maxParallelJobs(spec);
   const min = spec.minReplicaCount;
@@ -166,7 +183,9 @@ export function scaledJobPoll(state: ScaledJobState, inputs: ScaledJobPollInputs
     return { ...evaluation, queueLength, maxValue: Math.min(queueLength / trigger.target, maxParallel) };
   });
   // Errored triggers are left out of the combination entirely.
-  const usable = triggers.flatMap((t) => (t.queueLength === undefined ? [] : [{ active: t.active, queueLength: t.queueLength, maxValue: t.maxValue ?? 0 }]));
+  const usable = triggers.flatMap((t) =>
+    t.queueLength === undefined ? [] : [{ active: t.active, queueLength: t.queueLength, maxValue: t.maxValue ?? 0 }],
+  );
   const combined = combineScalers(usable, multipleScalersCalculation);
   const active = combined.active || min > 0;
   const maxScale = Math.ceil(Math.min(combined.maxValue, maxParallel));

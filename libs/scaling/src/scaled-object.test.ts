@@ -28,7 +28,7 @@ function withReplicas(spec: ScaledObjectSpec, replicas: number, createdAtSeconds
   return createScaledObjectState(spec, at(createdAtSeconds), { initialReplicas: replicas });
 }
 
-describe('§3 Activation, "active", and the scale-to-zero algorithm', () => {
+describe('activation, "active", and scale to zero after the cooldown', () => {
   it('a trigger is active when value > activation, strictly: with the default 0, one message activates', () => {
     const state = withReplicas(scaledObject(), 0);
     expect(kedaPoll(state, { triggers: [v(0)] }, at(1)).decision).toMatchObject({ active: false, toReplicas: 0, action: 'none' });
@@ -83,7 +83,11 @@ describe('§3 Activation, "active", and the scale-to-zero algorithm', () => {
     const active = polls(withReplicas(scaledObject({ cooldownPeriod: 120 }), 4), [[0, v(3)]]).state;
     expect(active.lastActiveTime).toBe(at(0));
     expect(kedaPoll(active, { triggers: [v(0)] }, at(120)).decision.action).toBe('cooling-down');
-    expect(kedaPoll(active, { triggers: [v(0)] }, at(120.001)).decision).toMatchObject({ action: 'scale-to-zero', fromReplicas: 4, toReplicas: 0 });
+    expect(kedaPoll(active, { triggers: [v(0)] }, at(120.001)).decision).toMatchObject({
+      action: 'scale-to-zero',
+      fromReplicas: 4,
+      toReplicas: 0,
+    });
   });
 
   it('each active poll with replicas > 0 refreshes lastActiveTime and restarts the cooldown', () => {
@@ -99,7 +103,7 @@ describe('§3 Activation, "active", and the scale-to-zero algorithm', () => {
     expect(state.replicas).toBe(0);
   });
 
-  it('§9.9 errors block scale-to-zero; an active trigger whose sibling errors does not refresh lastActiveTime', () => {
+  it('errors block scale-to-zero; an active trigger whose sibling errors does not refresh lastActiveTime', () => {
     const spec = scaledObject({ cooldownPeriod: 60, triggers: [serviceBusTrigger(), rabbitTrigger()] });
     let state = kedaPoll(withReplicas(spec, 0), { triggers: [v(5), v(0)] }, at(0)).state;
     const partial = kedaPoll(state, { triggers: [v(5), fail()] }, at(30));
@@ -125,7 +129,7 @@ describe('§3 Activation, "active", and the scale-to-zero algorithm', () => {
     expect(decision).toMatchObject({ fromReplicas: 10, toReplicas: 0, action: 'scale-to-zero' });
   });
 
-  it('activation only matters for 0↔1: above 0 the HPA scales on the metric even below activation, yet the SO is zeroed after cooldown (§9.8)', () => {
+  it('activation only matters for 0↔1: above 0 the HPA scales on the metric even below activation, yet the SO is zeroed after cooldown', () => {
     const spec = scaledObject({ cooldownPeriod: 60, triggers: [serviceBusTrigger({ messageCount: '1', activationMessageCount: '10' })] });
     let state = kedaPoll(withReplicas(spec, 0), { triggers: [v(20)] }, at(0)).state;
     state = hpaSync(state, { triggers: [v(8)] }, at(15)).state;
@@ -133,7 +137,11 @@ describe('§3 Activation, "active", and the scale-to-zero algorithm', () => {
     state = hpaSync(state, { triggers: [v(8)] }, at(30)).state;
     expect(state.replicas).toBe(8);
     state = kedaPoll(state, { triggers: [v(8)] }, at(30)).state; // 8 ≤ activation 10: inactive
-    expect(kedaPoll(state, { triggers: [v(8)] }, at(60.001)).decision).toMatchObject({ action: 'scale-to-zero', fromReplicas: 8, toReplicas: 0 });
+    expect(kedaPoll(state, { triggers: [v(8)] }, at(60.001)).decision).toMatchObject({
+      action: 'scale-to-zero',
+      fromReplicas: 8,
+      toReplicas: 0,
+    });
   });
 
   it('idleReplicaCount: inactive after cooldown → idle; active again → min', () => {
@@ -155,7 +163,10 @@ describe('§3 Activation, "active", and the scale-to-zero algorithm', () => {
   it('minReplicaCount > 0 without idle: inactive never goes below min, and a count below min is raised', () => {
     const spec = scaledObject({ minReplicaCount: 2, cooldownPeriod: 0 });
     expect(kedaPoll(withReplicas(spec, 5), { triggers: [v(0)] }, at(100)).decision).toMatchObject({ action: 'none', toReplicas: 5 });
-    expect(kedaPoll(withReplicas(spec, 1), { triggers: [v(0)] }, at(100)).decision).toMatchObject({ action: 'raise-to-min', toReplicas: 2 });
+    expect(kedaPoll(withReplicas(spec, 1), { triggers: [v(0)] }, at(100)).decision).toMatchObject({
+      action: 'raise-to-min',
+      toReplicas: 2,
+    });
   });
 
   it('the decision carries every input and a reason', () => {
@@ -164,7 +175,17 @@ describe('§3 Activation, "active", and the scale-to-zero algorithm', () => {
       kind: 'keda-poll',
       scaledObject: 'worker-deployment',
       at: at(5),
-      triggers: [{ index: 0, type: 'azure-servicebus', metricName: 's0-azure-servicebus-surge-work', value: 7, target: 5, activationTarget: 0, active: true }],
+      triggers: [
+        {
+          index: 0,
+          type: 'azure-servicebus',
+          metricName: 's0-azure-servicebus-surge-work',
+          value: 7,
+          target: 5,
+          activationTarget: 0,
+          active: true,
+        },
+      ],
       active: true,
       isError: false,
       fromReplicas: 0,
@@ -182,7 +203,7 @@ describe('§3 Activation, "active", and the scale-to-zero algorithm', () => {
   });
 });
 
-describe('§4.1 Per-metric desired replicas (through the HPA sync)', () => {
+describe('HPA: replicas per metric (through the HPA sync)', () => {
   it('Service Bus: 23 messages, messageCount 5, 2 replicas → 5 wanted, capped at max(2×2, 4) = 4 now and 5 on the next sync', () => {
     const state = withReplicas(scaledObject(), 2);
     const first = hpaSync(state, { triggers: [v(23)] }, at(0));
@@ -204,7 +225,7 @@ describe('§4.1 Per-metric desired replicas (through the HPA sync)', () => {
   });
 });
 
-describe('§4.2 Combining metrics', () => {
+describe('HPA: several metrics, missing metrics', () => {
   const twoTriggers = scaledObject({ triggers: [serviceBusTrigger({ messageCount: '1' }), rabbitTrigger({ value: '1' })] });
 
   it('desired = max over valid metrics', () => {
@@ -219,18 +240,33 @@ describe('§4.2 Combining metrics', () => {
   });
 
   it('some error and the max < spec.replicas → no change (a failing metric blocks scale-down); at or above spec it proceeds', () => {
-    expect(hpaSync(withReplicas(twoTriggers, 4), { triggers: [v(1), fail()] }, at(0)).decision).toMatchObject({ action: 'metrics-error', toReplicas: 4 });
-    expect(hpaSync(withReplicas(twoTriggers, 4), { triggers: [v(6), fail()] }, at(0)).decision).toMatchObject({ action: 'computed', toReplicas: 6 });
+    expect(hpaSync(withReplicas(twoTriggers, 4), { triggers: [v(1), fail()] }, at(0)).decision).toMatchObject({
+      action: 'metrics-error',
+      toReplicas: 4,
+    });
+    expect(hpaSync(withReplicas(twoTriggers, 4), { triggers: [v(6), fail()] }, at(0)).decision).toMatchObject({
+      action: 'computed',
+      toReplicas: 6,
+    });
   });
 
   it('cur == 0 → nothing (ScalingDisabled); cur > max → max; cur < min → min', () => {
-    expect(hpaSync(withReplicas(twoTriggers, 0), { triggers: [v(50), v(50)] }, at(0)).decision).toMatchObject({ action: 'scaling-disabled', toReplicas: 0 });
-    expect(hpaSync(withReplicas(scaledObject({ maxReplicaCount: 5 }), 9), { triggers: [v(0)] }, at(0)).decision).toMatchObject({ action: 'above-max', toReplicas: 5 });
-    expect(hpaSync(withReplicas(scaledObject({ minReplicaCount: 3 }), 1), { triggers: [v(0)] }, at(0)).decision).toMatchObject({ action: 'below-min', toReplicas: 3 });
+    expect(hpaSync(withReplicas(twoTriggers, 0), { triggers: [v(50), v(50)] }, at(0)).decision).toMatchObject({
+      action: 'scaling-disabled',
+      toReplicas: 0,
+    });
+    expect(hpaSync(withReplicas(scaledObject({ maxReplicaCount: 5 }), 9), { triggers: [v(0)] }, at(0)).decision).toMatchObject({
+      action: 'above-max',
+      toReplicas: 5,
+    });
+    expect(hpaSync(withReplicas(scaledObject({ minReplicaCount: 3 }), 1), { triggers: [v(0)] }, at(0)).decision).toMatchObject({
+      action: 'below-min',
+      toReplicas: 3,
+    });
   });
 });
 
-describe('§4.3 Normalisation: behavior unset (through the HPA sync)', () => {
+describe('HPA: stabilization without behavior (through the HPA sync)', () => {
   it('scale-down waits out the 300 s window over recommendations; the first sync after it drops at once', () => {
     const spec = scaledObject({ triggers: [serviceBusTrigger({ messageCount: '1' })] });
     let state = hpaSync(withReplicas(spec, 10), { triggers: [v(10)] }, at(0)).state;
@@ -255,11 +291,14 @@ describe('§4.3 Normalisation: behavior unset (through the HPA sync)', () => {
 
   it('max cap', () => {
     const spec = scaledObject({ maxReplicaCount: 6, triggers: [serviceBusTrigger({ messageCount: '1' })] });
-    expect(hpaSync(withReplicas(spec, 4), { triggers: [v(100)] }, at(0)).decision).toMatchObject({ toReplicas: 6, limitedBy: 'max-replicas' });
+    expect(hpaSync(withReplicas(spec, 4), { triggers: [v(100)] }, at(0)).decision).toMatchObject({
+      toReplicas: 6,
+      limitedBy: 'max-replicas',
+    });
   });
 });
 
-describe('§4.4 Normalisation: behavior set (through the HPA sync)', () => {
+describe('HPA: behavior policies (through the HPA sync)', () => {
   const spec = scaledObject({
     triggers: [serviceBusTrigger({ messageCount: '1' })],
     advanced: {
@@ -301,7 +340,7 @@ describe('§4.4 Normalisation: behavior set (through the HPA sync)', () => {
   });
 });
 
-describe('§9.7 Pacing: KEDA polling interval vs the HPA sync period', () => {
+describe('pacing: KEDA polling interval vs the HPA sync period', () => {
   /** Drives both loops on a 1 s clock as a supervisor would: KEDA first when both are due. */
   function run(spec: ScaledObjectSpec, depthAt: (s: number) => number, until: number) {
     let state = createScaledObjectState(spec, at(0));

@@ -5,6 +5,11 @@
  *   rate limits; idle while the count is 0.
  * Both are pure: they take the state, the caller's readings and `now` (epoch ms) and return a new state
  * plus a decision record that carries every input and the reason, for the supervisor to log.
+ *
+ * Rules: docs/keda-semantics.md#who-decides-and-how-often-polling, #activation, #scale-to-zero-and-cooldown,
+ * #hpa-several-metrics-missing-metrics, #cached-metrics. Upstream at keda 8b4f083:
+ * pkg/scaling/executor/scale_scaledobjects.go (`RequestScale`), pkg/scaling/scale_handler.go (loop, activity);
+ * kubernetes v1.35.0 pkg/controller/podautoscaler/horizontal.go (`reconcileAutoscaler`).
  */
 import {
   externalMetricReplicas,
@@ -17,7 +22,13 @@ import {
   type Tolerances,
 } from './hpa.ts';
 import { ScalingInputError } from './errors.ts';
-import { HPA_CONTROLLER_DEFAULTS, type HpaControllerOptions, type MetricTargetType, type ScaledObjectSpec, type TriggerReading } from './spec.ts';
+import {
+  HPA_CONTROLLER_DEFAULTS,
+  type HpaControllerOptions,
+  type MetricTargetType,
+  type ScaledObjectSpec,
+  type TriggerReading,
+} from './spec.ts';
 import { checkReadings, evaluateTrigger, type TriggerEvaluation } from './triggers-eval.ts';
 
 export interface ScaledObjectState {
@@ -46,9 +57,14 @@ export interface CreateScaledObjectStateOptions {
   readonly controller?: Partial<HpaControllerOptions>;
 }
 
-export function createScaledObjectState(spec: ScaledObjectSpec, now: number, options: CreateScaledObjectStateOptions = {}): ScaledObjectState {
+export function createScaledObjectState(
+  spec: ScaledObjectSpec,
+  now: number,
+  options: CreateScaledObjectStateOptions = {},
+): ScaledObjectState {
   const initialReplicas = options.initialReplicas ?? 0;
-  if (!Number.isInteger(initialReplicas) || initialReplicas < 0) throw new ScalingInputError(`initialReplicas must be a non-negative integer, got ${initialReplicas}`);
+  if (!Number.isInteger(initialReplicas) || initialReplicas < 0)
+    throw new ScalingInputError(`initialReplicas must be a non-negative integer, got ${initialReplicas}`);
   return {
     spec,
     controller: { ...HPA_CONTROLLER_DEFAULTS, ...options.controller },
@@ -103,7 +119,11 @@ export interface KedaPollInputs {
   readonly triggers: readonly TriggerReading[];
 }
 
-export function kedaPoll(state: ScaledObjectState, inputs: KedaPollInputs, now: number): { state: ScaledObjectState; decision: KedaPollDecision } {
+export function kedaPoll(
+  state: ScaledObjectState,
+  inputs: KedaPollInputs,
+  now: number,
+): { state: ScaledObjectState; decision: KedaPollDecision } {
   const { spec } = state;
   checkReadings(`ScaledObject/${spec.name}`, spec.triggers, inputs.triggers);
   const triggers = spec.triggers.map((trigger, i) => evaluateTrigger(trigger, inputs.triggers[i] as TriggerReading));
@@ -231,7 +251,11 @@ export interface HpaSyncInputs {
   readonly readyReplicas?: number;
 }
 
-export function hpaSync(state: ScaledObjectState, inputs: HpaSyncInputs, now: number): { state: ScaledObjectState; decision: HpaSyncDecision } {
+export function hpaSync(
+  state: ScaledObjectState,
+  inputs: HpaSyncInputs,
+  now: number,
+): { state: ScaledObjectState; decision: HpaSyncDecision } {
   const { spec, controller } = state;
   const { minReplicas, maxReplicas, behavior } = spec.hpa;
   checkReadings(`HPA/${spec.hpa.name}`, spec.triggers, inputs.triggers);
@@ -245,7 +269,16 @@ export function hpaSync(state: ScaledObjectState, inputs: HpaSyncInputs, now: nu
     scaleDown: behavior?.scaleDown.tolerance ?? controller.tolerance,
   };
 
-  const base = { kind: 'hpa-sync' as const, hpa: spec.hpa.name, at: now, fromReplicas: current, statusReplicas, readyReplicas, minReplicas, maxReplicas };
+  const base = {
+    kind: 'hpa-sync' as const,
+    hpa: spec.hpa.name,
+    at: now,
+    fromReplicas: current,
+    statusReplicas,
+    readyReplicas,
+    minReplicas,
+    maxReplicas,
+  };
   const finish = (
     decision: Omit<HpaSyncDecision, keyof typeof base>,
     hpaState: Partial<ScaledObjectState['hpa']> = {},
@@ -274,13 +307,28 @@ export function hpaSync(state: ScaledObjectState, inputs: HpaSyncInputs, now: nu
 
   const unchanged = { metrics: [], metricDesired: null, stabilized: null, limitedBy: null };
   if (current === 0) {
-    return finish({ ...unchanged, action: 'scaling-disabled', toReplicas: 0, reason: 'replicas are 0: the HPA is idle (ScalingDisabled) until KEDA activates' });
+    return finish({
+      ...unchanged,
+      action: 'scaling-disabled',
+      toReplicas: 0,
+      reason: 'replicas are 0: the HPA is idle (ScalingDisabled) until KEDA activates',
+    });
   }
   if (current > maxReplicas) {
-    return finish({ ...unchanged, action: 'above-max', toReplicas: maxReplicas, reason: `${current} replicas are above maxReplicas ${maxReplicas}` });
+    return finish({
+      ...unchanged,
+      action: 'above-max',
+      toReplicas: maxReplicas,
+      reason: `${current} replicas are above maxReplicas ${maxReplicas}`,
+    });
   }
   if (current < minReplicas) {
-    return finish({ ...unchanged, action: 'below-min', toReplicas: minReplicas, reason: `${current} replicas are below minReplicas ${minReplicas}` });
+    return finish({
+      ...unchanged,
+      action: 'below-min',
+      toReplicas: minReplicas,
+      reason: `${current} replicas are below minReplicas ${minReplicas}`,
+    });
   }
 
   const metrics: HpaMetricEvaluation[] = spec.triggers.map((trigger, i) => {

@@ -3,7 +3,7 @@
  * `parseScaledJob` from a manifest, or built directly in tests. Times are seconds, as in the manifests.
  */
 
-/** KEDA's defaults (keda-semantics.md §2, §6.1). */
+/** KEDA's defaults (docs/keda-semantics.md#scaledobject-defaults and #scaledjob-fields-and-defaults). */
 export const KEDA_DEFAULTS = {
   pollingIntervalSeconds: 30,
   cooldownPeriodSeconds: 300,
@@ -148,9 +148,15 @@ export interface ScaledJobSpec {
   readonly name: string;
   readonly namespace: string | null;
   readonly pollingIntervalSeconds: number;
-  /** Already lowered to `maxReplicaCount` when the manifest had min > max, as KEDA does. */
+  /** Lowered to `maxReplicaCount` when the manifest set both and min > max, as KEDA does. */
   readonly minReplicaCount: number;
+  /** The manifest's value, or KEDA's default 100 when unset. */
   readonly maxReplicaCount: number;
+  /**
+   * The queue-driven pool, KEDA's `ScaledJob.MaxReplicaCount()`: max − min when maxReplicaCount is
+   * set and min <= max; max itself when min > max; 100 (min not subtracted) when maxReplicaCount is unset.
+   */
+  readonly maxParallelJobs: number;
   readonly successfulJobsHistoryLimit: number;
   readonly failedJobsHistoryLimit: number;
   readonly scalingStrategy: {

@@ -17,7 +17,9 @@ export interface TriggerEvaluation {
 
 export function checkReadings(owner: string, triggers: readonly TriggerSpec[], readings: readonly TriggerReading[]): void {
   if (readings.length !== triggers.length) {
-    throw new ScalingInputError(`${owner}: expected ${triggers.length} trigger readings (one per trigger, in order), got ${readings.length}`);
+    throw new ScalingInputError(
+      `${owner}: expected ${triggers.length} trigger readings (one per trigger, in order), got ${readings.length}`,
+    );
   }
 }
 

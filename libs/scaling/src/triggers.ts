@@ -1,9 +1,14 @@
+/**
+ * The triggers we model, read as KEDA's scalers read their metadata at keda 8b4f083
+ * (pkg/scalers/azure_servicebus_scaler.go, rabbitmq_scaler.go, prometheus_scaler.go, metrics_api_scaler.go);
+ * see docs/keda-semantics.md#triggers.
+ */
 import { ManifestReader, MetadataReader } from './manifest-reader.ts';
 import type { MetricSource, MetricTargetType, TriggerSpec, TriggerType } from './spec.ts';
 
 export const SUPPORTED_TRIGGER_TYPES: readonly TriggerType[] = ['rabbitmq', 'azure-servicebus', 'metrics-api', 'prometheus'];
 
-/** Defaults of the scalers we model (keda-semantics.md §7). */
+/** Defaults of the scalers we model (docs/keda-semantics.md#triggers). */
 export const TRIGGER_DEFAULTS = {
   rabbitmqQueueLength: 20,
   servicebusMessageCount: 5,
@@ -65,7 +70,10 @@ function parseTrigger(
   const metadataObject = reader.object(trigger['metadata'], `${path}.metadata`, true);
   if (type === undefined || metadataObject === undefined) return undefined;
   if (!(SUPPORTED_TRIGGER_TYPES as readonly string[]).includes(type)) {
-    reader.unsupported(`${path}.type`, `trigger type ${JSON.stringify(type)} is not modelled (supported: ${SUPPORTED_TRIGGER_TYPES.join(', ')})`);
+    reader.unsupported(
+      `${path}.type`,
+      `trigger type ${JSON.stringify(type)} is not modelled (supported: ${SUPPORTED_TRIGGER_TYPES.join(', ')})`,
+    );
     return undefined;
   }
   const metadata = new MetadataReader(reader, metadataObject, `${path}.metadata`);
@@ -132,7 +140,10 @@ function parseRabbitmq(reader: ManifestReader, metadata: MetadataReader): Trigge
       return undefined;
     }
     if (mode !== 'QueueLength') {
-      reader.invalid(metadata.path('mode'), `must be QueueLength, MessageRate, DeliverGetRate, PublishedToDeliveredRatio or ExpectedQueueConsumptionTime, got ${JSON.stringify(mode)}`);
+      reader.invalid(
+        metadata.path('mode'),
+        `must be QueueLength, MessageRate, DeliverGetRate, PublishedToDeliveredRatio or ExpectedQueueConsumptionTime, got ${JSON.stringify(mode)}`,
+      );
       return undefined;
     }
     const value = metadata.float('value', true);

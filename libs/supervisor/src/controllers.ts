@@ -28,7 +28,7 @@ import {
   type TriggerSpec,
 } from '@surge/scaling';
 import type { PodRuntime } from './runtime.ts';
-import type { PodInfo } from './supervisor.ts';
+import type { PodInfo } from './runtime.ts';
 
 export type Decision = KedaPollDecision | HpaSyncDecision | ScaledJobDecision;
 
@@ -91,7 +91,11 @@ export class ScaledObjectController<S = unknown> {
         const cached = this.#state.lastPoll?.readings;
         const readings = this.#state.spec.triggers.map((t, i) => (t.useCachedMetrics && cached ? cached[i] : live[i]) as TriggerReading);
         const pods = this.#livePods();
-        const { state, decision } = hpaSync(this.#state, { triggers: readings, statusReplicas: pods.length, readyReplicas: pods.filter((p) => p.phase === 'Running').length }, now);
+        const { state, decision } = hpaSync(
+          this.#state,
+          { triggers: readings, statusReplicas: pods.length, readyReplicas: pods.filter((p) => p.phase === 'Running').length },
+          now,
+        );
         this.#state = state;
         this.#options.log(decision);
       }
@@ -121,7 +125,13 @@ export class ScaledObjectController<S = unknown> {
 
   status(): WorkloadStatus {
     const counts = this.#options.supervisor.counts(this.workload);
-    return { workload: this.workload, desired: this.#state.replicas, running: counts.running, pending: counts.pending, started: this.#started };
+    return {
+      workload: this.workload,
+      desired: this.#state.replicas,
+      running: counts.running,
+      pending: counts.pending,
+      started: this.#started,
+    };
   }
 
   /** Back to zero and no process left. */

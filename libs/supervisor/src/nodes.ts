@@ -32,19 +32,23 @@ export class NodePool {
   readonly #nodes: Node[] = [];
 
   constructor(model: NodeModel, now: () => number, onReady: () => void) {
-    if (!Number.isInteger(model.podsPerNode) || model.podsPerNode < 1) throw new SupervisorError('NODE_MODEL_INVALID', `podsPerNode must be an integer >= 1, got ${model.podsPerNode}`);
+    if (!Number.isInteger(model.podsPerNode) || model.podsPerNode < 1)
+      throw new SupervisorError('NODE_MODEL_INVALID', `podsPerNode must be an integer >= 1, got ${model.podsPerNode}`);
     if (!(model.provisionMs >= 0)) throw new SupervisorError('NODE_MODEL_INVALID', `provisionMs must be >= 0, got ${model.provisionMs}`);
     this.#model = model;
     this.#now = now;
     this.#onReady = onReady;
-    for (let i = 0; i < (model.initialNodes ?? 0); i += 1) this.#nodes.push({ name: `node-${i + 1}`, readyAt: now(), ready: true, pods: new Set(), timer: undefined });
+    for (let i = 0; i < (model.initialNodes ?? 0); i += 1)
+      this.#nodes.push({ name: `node-${i + 1}`, readyAt: now(), ready: true, pods: new Set(), timer: undefined });
   }
 
   /** Places a pod on a node with room (ready nodes first), requesting a new node if none has room. */
   place(pod: string): { node: string; ready: boolean } | undefined {
     const existing = this.#nodes.find((n) => n.pods.has(pod));
     if (existing) return { node: existing.name, ready: existing.ready };
-    const withRoom = this.#nodes.filter((n) => n.pods.size < this.#model.podsPerNode).sort((a, b) => Number(b.ready) - Number(a.ready) || a.readyAt - b.readyAt)[0];
+    const withRoom = this.#nodes
+      .filter((n) => n.pods.size < this.#model.podsPerNode)
+      .sort((a, b) => Number(b.ready) - Number(a.ready) || a.readyAt - b.readyAt)[0];
     const node = withRoom ?? this.#provision();
     if (!node) return undefined;
     node.pods.add(pod);
@@ -65,7 +69,13 @@ export class NodePool {
 
   #provision(): Node | undefined {
     if (this.#model.maxNodes !== undefined && this.#nodes.length >= this.#model.maxNodes) return undefined;
-    const node: Node = { name: `node-${this.#nodes.length + 1}`, readyAt: this.#now() + this.#model.provisionMs, ready: false, pods: new Set(), timer: undefined };
+    const node: Node = {
+      name: `node-${this.#nodes.length + 1}`,
+      readyAt: this.#now() + this.#model.provisionMs,
+      ready: false,
+      pods: new Set(),
+      timer: undefined,
+    };
     node.timer = setTimeout(() => {
       node.ready = true;
       node.timer = undefined;

@@ -7,7 +7,25 @@
  * `S` is what a new pod is made from: a process spec for real processes, a modelled pod template for
  * the simulator.
  */
-import type { PodInfo } from './supervisor.ts';
+export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+
+export interface PodInfo {
+  readonly name: string;
+  readonly workload: string;
+  readonly phase: PodPhase;
+  /** Deletion requested (SIGTERM sent, or cancelled while Pending). */
+  readonly terminating: boolean;
+  readonly createdAt: number;
+  readonly startedAt: number | undefined;
+  readonly finishedAt: number | undefined;
+  readonly exitCode: number | null | undefined;
+  readonly signal: NodeJS.Signals | null | undefined;
+  readonly pid: number | undefined;
+  readonly node: string | undefined;
+  readonly logFile: string | undefined;
+  /** How the pod ended: `exited`, `deleted` (SIGTERM honoured), `killed` (SIGKILL after grace or injected), `cancelled` (never started). */
+  readonly ending: 'exited' | 'deleted' | 'killed' | 'cancelled' | 'spawn-failed' | undefined;
+}
 
 export interface PodCounts {
   /** Created, not yet running (waiting for a node, an image, a start). */

@@ -10,9 +10,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { SupervisorError } from './errors.ts';
 import { NodePool, type NodeModel } from './nodes.ts';
-import type { PodCounts, PodRuntime } from './runtime.ts';
-
-export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+import type { PodCounts, PodInfo, PodPhase, PodRuntime } from './runtime.ts';
 
 export interface ProcessSpec {
   /** Executable (for Surge: `process.execPath`, the running Node). */
@@ -25,24 +23,6 @@ export interface ProcessSpec {
   readonly logFile?: string;
   /** SIGTERM → SIGKILL budget (`terminationGracePeriodSeconds`). */
   readonly terminationGraceMs: number;
-}
-
-export interface PodInfo {
-  readonly name: string;
-  readonly workload: string;
-  readonly phase: PodPhase;
-  /** Deletion requested (SIGTERM sent, or cancelled while Pending). */
-  readonly terminating: boolean;
-  readonly createdAt: number;
-  readonly startedAt: number | undefined;
-  readonly finishedAt: number | undefined;
-  readonly exitCode: number | null | undefined;
-  readonly signal: NodeJS.Signals | null | undefined;
-  readonly pid: number | undefined;
-  readonly node: string | undefined;
-  readonly logFile: string | undefined;
-  /** How the pod ended: `exited`, `deleted` (SIGTERM honoured), `killed` (SIGKILL after grace or injected), `cancelled` (never started). */
-  readonly ending: 'exited' | 'deleted' | 'killed' | 'cancelled' | 'spawn-failed' | undefined;
 }
 
 export interface SupervisorEvents {

@@ -7,7 +7,13 @@ import { parseScaledJob, parseScaledObject, type TriggerReading } from '@surge/s
 import { ScaledJobController, ScaledObjectController, Supervisor, type Decision, type ProcessSpec } from '../src/index.ts';
 
 const longRunning = `setInterval(() => {}, 1000); process.on('SIGTERM', () => process.exit(0));`;
-const spec = (source: string): ProcessSpec => ({ command: process.execPath, args: ['-e', source], cwd: process.cwd(), env: {}, terminationGraceMs: 2000 });
+const spec = (source: string): ProcessSpec => ({
+  command: process.execPath,
+  args: ['-e', source],
+  cwd: process.cwd(),
+  env: {},
+  terminationGraceMs: 2000,
+});
 const trigger = { type: 'metrics-api', metadata: { url: 'http://127.0.0.1:1/api/v1/queues/q', valueLocation: 'total', targetValue: '4' } };
 
 async function until(check: () => boolean, what: string): Promise<void> {
@@ -77,14 +83,27 @@ describe('ScaledJobController', () => {
     apiVersion: 'keda.sh/v1alpha1',
     kind: 'ScaledJob',
     metadata: { name: 'jobs' },
-    spec: { jobTargetRef: {}, pollingInterval: 1, maxReplicaCount: 3, triggers: [{ ...trigger, metadata: { ...trigger.metadata, targetValue: '1' } }] },
+    spec: {
+      jobTargetRef: {},
+      pollingInterval: 1,
+      maxReplicaCount: 3,
+      triggers: [{ ...trigger, metadata: { ...trigger.metadata, targetValue: '1' } }],
+    },
   }).spec;
 
   it('creates Jobs per KEDA (QL 10, max 3 → 3, then max − running), never deletes running ones', async () => {
     const supervisor = new Supervisor();
     const decisions: Decision[] = [];
     let value = 10;
-    const controller = new ScaledJobController({ workload: 'jobs', spec: sj, backoffLimit: 1, supervisor, podSpec: () => spec(longRunning), readTriggers: async () => [{ value }], log: (d) => decisions.push(d) });
+    const controller = new ScaledJobController({
+      workload: 'jobs',
+      spec: sj,
+      backoffLimit: 1,
+      supervisor,
+      podSpec: () => spec(longRunning),
+      readTriggers: async () => [{ value }],
+      log: (d) => decisions.push(d),
+    });
     try {
       await controller.tick(0);
       expect(decisions.at(-1)).toMatchObject({ kind: 'scaledjob-poll', maxScale: 3, runningJobs: 0, jobsToCreate: 3 });
@@ -102,7 +121,15 @@ describe('ScaledJobController', () => {
   it('a failed pod is retried up to backoffLimit; exit 2 fails the Job at once', async () => {
     const supervisor = new Supervisor();
     let code = 3;
-    const controller = new ScaledJobController({ workload: 'jobs', spec: sj, backoffLimit: 1, supervisor, podSpec: () => spec(`process.exit(${code})`), readTriggers: async () => [{ value: 1 }], log: () => {} });
+    const controller = new ScaledJobController({
+      workload: 'jobs',
+      spec: sj,
+      backoffLimit: 1,
+      supervisor,
+      podSpec: () => spec(`process.exit(${code})`),
+      readTriggers: async () => [{ value: 1 }],
+      log: () => {},
+    });
     try {
       await controller.tick(0);
       expect(controller.jobCounts()).toMatchObject({ created: 1, unfinished: 1 });
@@ -119,10 +146,19 @@ describe('ScaledJobController', () => {
     }
   });
 
-  it('failJobExitCodes (the overlay\'s FailJob rules) replace the default: 6 fails at once, 2 is retried', async () => {
+  it("failJobExitCodes (the overlay's FailJob rules) replace the default: 6 fails at once, 2 is retried", async () => {
     const supervisor = new Supervisor();
     let code = 6;
-    const controller = new ScaledJobController({ workload: 'jobs', spec: sj, backoffLimit: 1, failJobExitCodes: [6], supervisor, podSpec: () => spec(`process.exit(${code})`), readTriggers: async () => [{ value: 1 }], log: () => {} });
+    const controller = new ScaledJobController({
+      workload: 'jobs',
+      spec: sj,
+      backoffLimit: 1,
+      failJobExitCodes: [6],
+      supervisor,
+      podSpec: () => spec(`process.exit(${code})`),
+      readTriggers: async () => [{ value: 1 }],
+      log: () => {},
+    });
     try {
       await controller.tick(0);
       await until(() => controller.jobCounts().failed === 1, 'exit 6 fails at once');

@@ -8,7 +8,14 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'surge-supervisor-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function nodeScript(source: string, extra: Partial<ProcessSpec> = {}): ProcessSpec {
-  return { command: process.execPath, args: ['-e', source], cwd: dir, env: { PATH: process.env.PATH ?? '' }, terminationGraceMs: 5000, ...extra };
+  return {
+    command: process.execPath,
+    args: ['-e', source],
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '' },
+    terminationGraceMs: 5000,
+    ...extra,
+  };
 }
 
 const printsAndWaits = `console.log('up ' + process.env.WORKER_INSTANCE); setInterval(() => {}, 1000);`;

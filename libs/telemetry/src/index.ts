@@ -1,2 +1,12 @@
-export { createLogger, deliveryLogger, redactUrl, REDACTED_KEYS, type Logger, type LoggerOptions } from './logger.ts';
-export { startTracing, readTracingEndpoint, noopTracer, type MessagingTracer, type Tracing, type TracingOptions, type TracedDelivery, type TracedMessage } from './tracing/tracer.ts';
+export {
+  createLogger,
+  deliveryLogger,
+  redactUrl,
+  REDACTED_KEYS,
+  LOG_LEVELS,
+  type LogLevel,
+  type Logger,
+  type LoggerOptions,
+} from './logger.ts';
+export { startTracing, readTracingEndpoint, noopTracer } from './tracing/tracer.ts';
+export type { MessagingTracer, Tracing, TracingOptions, TracedDelivery, TracedMessage } from './tracing/types.ts';

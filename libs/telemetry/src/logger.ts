@@ -7,6 +7,10 @@ import { pino, type Logger, type LevelWithSilent, type DestinationStream } from 
 
 export type { Logger };
 
+/** The values LOG_LEVEL accepts in every app (pino's levels); config modules read it with `readEnum`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LevelWithSilent[];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /** Keys that may hold credentials; their values are replaced before a line is written. */
 export const REDACTED_KEYS = [
   'connectionString',
@@ -20,7 +24,10 @@ export const REDACTED_KEYS = [
   'secret',
 ] as const;
 
-const redactPaths = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]).concat(['req.headers.authorization', 'headers.authorization']);
+const redactPaths = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]).concat([
+  'req.headers.authorization',
+  'headers.authorization',
+]);
 
 export interface LoggerOptions {
   name: string;

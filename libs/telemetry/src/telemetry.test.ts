@@ -16,7 +16,10 @@ function memoryLogger() {
 describe('logger', () => {
   it('writes JSON with the delivery bound and secrets redacted', async () => {
     const { logger, lines } = memoryLogger();
-    deliveryLogger(logger, { id: 'm-1', queue: 'q' }).info({ connectionString: 'Endpoint=sb://x;SharedAccessKey=abc', config: { url: 'amqp://u:p@h' } }, 'hello');
+    deliveryLogger(logger, { id: 'm-1', queue: 'q' }).info(
+      { connectionString: 'Endpoint=sb://x;SharedAccessKey=abc', config: { url: 'amqp://u:p@h' } },
+      'hello',
+    );
     await new Promise((r) => setImmediate(r));
     expect(lines[0]).toMatchObject({ app: 'test', messageId: 'm-1', queue: 'q', msg: 'hello', level: 'info' });
     expect(JSON.stringify(lines[0])).not.toContain('abc');
@@ -28,4 +31,3 @@ describe('logger', () => {
     expect(redactUrl('http://127.0.0.1:15672')).toBe('http://127.0.0.1:15672/');
   });
 });
-

@@ -1,4 +1,3 @@
-export * from './contract/index.ts';
 export * from './azurite/index.ts';
 export * from './servicebus/index.ts';
 export * from './nginx/index.ts';
@@ -6,3 +5,4 @@ export * from './prometheus/index.ts';
 export * from './workers/index.ts';
 export * from './rabbitmq/index.ts';
 export * from './scratch/index.ts';
+export * from './wait/index.ts';

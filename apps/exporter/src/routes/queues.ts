@@ -36,10 +36,25 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, {
     const reading = await monitor.read(name);
     if (!reading.ok) {
       // The broker's message stays in the log (written once per failed read); the body says what kind of failure.
-      return reply.code(503).header('retry-after', '5').send({ error: 'broker_unavailable', queue: name, code: reading.error.code, retryable: reading.error.retryable, observedAt: reading.observedAt.toISOString() });
+      // A broker that answered with something that is no count is told apart from one that did not answer.
+      const error = reading.error.code === 'QUEUE_DEPTH_INVALID' ? 'depth_invalid' : 'broker_unavailable';
+      return reply.code(503).header('retry-after', '5').send({
+        error,
+        queue: name,
+        code: reading.error.code,
+        retryable: reading.error.retryable,
+        observedAt: reading.observedAt.toISOString(),
+      });
     }
     const { ready, inFlight, deadLettered } = reading.depth;
-    const body: QueueDepthBody = { queue: name, ready, inFlight, deadLettered, total: ready + inFlight, observedAt: reading.observedAt.toISOString() };
+    const body: QueueDepthBody = {
+      queue: name,
+      ready,
+      inFlight,
+      deadLettered,
+      total: ready + inFlight,
+      observedAt: reading.observedAt.toISOString(),
+    };
     return body;
   });
 };

@@ -26,7 +26,8 @@ export const USAGE = `usage: npm run load -- --count <n> [--rate <msg/s>] [--pay
 function number(name: string, text: string | undefined, integer: boolean): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) throw new CliUsageError(`--${name}: expected ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(text)}`);
+  if (text.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value)))
+    throw new CliUsageError(`--${name}: expected ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(text)}`);
   return value;
 }
 

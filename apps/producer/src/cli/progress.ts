@@ -45,6 +45,11 @@ export function summary(status: LoadStatus): string {
       (seconds === undefined ? '' : ` in ${seconds.toFixed(1)} s, ${integer.format(status.rate)} msg/s`) +
       (status.requestedRate === undefined ? '' : ` (requested ${integer.format(status.requestedRate)} msg/s)`),
   ];
+  // Handed to the broker without a confirm: the queue may hold these as well.
+  if ((status.unconfirmed ?? 0) > 0)
+    lines.push(
+      `unconfirmed: ${integer.format(status.unconfirmed!)} more handed to the broker without a confirm (the queue may hold them too)`,
+    );
   if (status.error !== undefined) lines.push(`error: ${status.error}`);
   return lines.join('\n');
 }

@@ -6,12 +6,23 @@
  * `maxProcessingMs`); if it dies, the leases run out and the messages are handed out again.
  */
 import { randomUUID } from 'node:crypto';
+import { ensureDirectory, silentLogger, type Logger } from '@surge/core';
 import type { EmbeddedQueueConfig } from '../config.ts';
-import { QueueError } from '../errors.ts';
-import { silentLogger, type AdapterLogger, type AdapterOptions } from '../factory.ts';
+import { QueueError, isQueueError } from '../errors.ts';
 import { ConsumerLoop } from '../consumer-loop.ts';
-import type { Consumer, ConsumeOptions, DeadLetter, Delivery, DeliveryHandler, OutgoingMessage, QueueClient, QueueDepth } from '../types.ts';
-import { EmbeddedStore, type SettleOp, type StoredMessage } from './store.ts';
+import {
+  DeadLetterReasons,
+  type Consumer,
+  type ConsumeOptions,
+  type DeadLetter,
+  type Delivery,
+  type DeliveryHandler,
+  type OutgoingMessage,
+  type QueueClient,
+  type QueueDepth,
+  type AdapterOptions,
+} from '../types.ts';
+import { EmbeddedStore, isDamage, type SettleOp, type StoredMessage } from './store.ts';
 
 const IDLE_POLL_MIN_MS = 2;
 const IDLE_POLL_MAX_MS = 50;
@@ -29,7 +40,7 @@ export class EmbeddedQueueClient implements QueueClient {
   readonly queue: string;
   private readonly store: EmbeddedStore;
   private readonly config: EmbeddedQueueConfig;
-  private readonly logger: AdapterLogger;
+  private readonly logger: Logger;
   private readonly tokenPrefix = randomUUID();
   private readonly held = new Map<string, HeldLease>();
   private readonly renewTimer: NodeJS.Timeout;
@@ -38,7 +49,7 @@ export class EmbeddedQueueClient implements QueueClient {
   private flushScheduled = false;
   private closed = false;
 
-  private constructor(config: EmbeddedQueueConfig, logger: AdapterLogger) {
+  private constructor(config: EmbeddedQueueConfig, logger: Logger) {
     this.config = config;
     this.queue = config.queue;
     this.logger = logger;
@@ -47,21 +58,32 @@ export class EmbeddedQueueClient implements QueueClient {
     this.renewTimer.unref();
   }
 
+  /** A folder that cannot be used is a ConfigError naming EMBEDDED_QUEUE_DIR; a damaged file a non-retryable QueueError. */
   static async open(config: EmbeddedQueueConfig, options: AdapterOptions = {}): Promise<EmbeddedQueueClient> {
+    await ensureDirectory(config.dir, { variable: 'EMBEDDED_QUEUE_DIR' });
     try {
       return new EmbeddedQueueClient(config, options.logger ?? silentLogger);
     } catch (cause) {
-      throw new QueueError('UNAVAILABLE', `cannot open the embedded queue ${config.queue} in ${config.dir}: ${(cause as Error).message}`, { queue: config.queue, cause, retryable: false });
+      if (isDamage(cause)) throw storeError(cause, config.queue, `cannot open the embedded queue ${config.queue} in ${config.dir}`);
+      throw new QueueError('UNAVAILABLE', `cannot open the embedded queue ${config.queue} in ${config.dir}: ${(cause as Error).message}`, {
+        queue: config.queue,
+        cause,
+        retryable: false,
+      });
     }
   }
 
   async send(messages: readonly OutgoingMessage[]): Promise<void> {
     this.assertOpen();
     if (messages.length === 0) return;
-    this.store.append(
-      messages.map((m) => ({ id: m.id, body: m.body, properties: JSON.stringify(m.properties ?? {}) })),
-      Date.now(),
-    );
+    try {
+      this.store.append(
+        messages.map((m) => ({ id: m.id, body: m.body, properties: JSON.stringify(m.properties ?? {}) })),
+        Date.now(),
+      );
+    } catch (cause) {
+      throw storeError(cause, this.queue, 'embedded queue write failed');
+    }
     for (const wake of this.wakeups) wake();
   }
 
@@ -84,6 +106,7 @@ export class EmbeddedQueueClient implements QueueClient {
       concurrency: options.concurrency,
       handler,
       logger: this.logger,
+      onGiveUp: options.onGiveUp,
       fetch: async (free, signal) => {
         for (;;) {
           if (signal.aborted || this.closed) return [];
@@ -101,7 +124,11 @@ export class EmbeddedQueueClient implements QueueClient {
 
   async depth(): Promise<QueueDepth> {
     this.assertOpen();
-    return this.store.depth(Date.now());
+    try {
+      return this.store.depth(Date.now());
+    } catch (cause) {
+      throw storeError(cause, this.queue, 'reading the embedded queue depth failed');
+    }
   }
 
   async peekDeadLetters(max: number): Promise<DeadLetter[]> {
@@ -125,7 +152,8 @@ export class EmbeddedQueueClient implements QueueClient {
     clearInterval(this.renewTimer);
     for (const wake of this.wakeups) wake();
     // Held leases go back at once rather than after the lease time: another process can take them now.
-    for (const lease of this.held.values()) this.pending.push({ op: { kind: 'release', seq: lease.seq, leaseToken: lease.leaseToken }, resolve: () => {}, reject: () => {} });
+    for (const lease of this.held.values())
+      this.pending.push({ op: { kind: 'release', seq: lease.seq, leaseToken: lease.leaseToken }, resolve: () => {}, reject: () => {} });
     this.held.clear();
     this.flush();
     this.store.close();
@@ -133,7 +161,12 @@ export class EmbeddedQueueClient implements QueueClient {
 
   private leaseBatch(max: number): Delivery[] {
     const now = Date.now();
-    const rows = this.store.leaseBatch(max, this.config.leaseMs, this.config.maxDeliveries, this.tokenPrefix, now);
+    let rows: StoredMessage[];
+    try {
+      rows = this.store.leaseBatch(max, this.config.leaseMs, this.config.maxDeliveries, this.tokenPrefix, now);
+    } catch (cause) {
+      throw storeError(cause, this.queue, 'receiving from the embedded queue failed');
+    }
     return rows.map((row) => {
       this.held.set(row.leaseToken, { seq: row.seq, leaseToken: row.leaseToken, renewUntil: now + this.config.maxProcessingMs });
       return new EmbeddedDelivery(this, row, this.config);
@@ -142,7 +175,10 @@ export class EmbeddedQueueClient implements QueueClient {
 
   /** Settlements are grouped into one transaction per tick: one commit for many acks. */
   settle(op: SettleOp): Promise<boolean> {
-    if (this.closed) return Promise.reject(new QueueError('CLOSED', 'the queue client is closed; the delivery returns to the queue', { queue: this.queue }));
+    if (this.closed)
+      return Promise.reject(
+        new QueueError('CLOSED', 'the queue client is closed; the delivery returns to the queue', { queue: this.queue }),
+      );
     if (op.kind !== 'renew') this.held.delete(op.leaseToken);
     return new Promise((resolve, reject) => {
       this.pending.push({ op, resolve, reject });
@@ -166,7 +202,7 @@ export class EmbeddedQueueClient implements QueueClient {
       batch.forEach((b, i) => b.resolve(results[i] ?? false));
       if (batch.some((b) => b.op.kind === 'release')) for (const wake of this.wakeups) wake();
     } catch (cause) {
-      const error = new QueueError('UNAVAILABLE', `embedded queue write failed: ${(cause as Error).message}`, { queue: this.queue, cause });
+      const error = storeError(cause, this.queue, 'embedded queue write failed');
       for (const b of batch) b.reject(error);
     }
   }
@@ -176,10 +212,15 @@ export class EmbeddedQueueClient implements QueueClient {
     for (const lease of this.held.values()) {
       if (now >= lease.renewUntil) {
         this.held.delete(lease.leaseToken);
-        this.logger.warn({ queue: this.queue }, 'a delivery outlived maxProcessingMs; its lease is no longer renewed and it will be redelivered');
+        this.logger.warn(
+          { queue: this.queue },
+          'a delivery outlived maxProcessingMs; its lease is no longer renewed and it will be redelivered',
+        );
         continue;
       }
-      void this.settle({ kind: 'renew', seq: lease.seq, leaseToken: lease.leaseToken, visibleUntil: now + this.config.leaseMs }).catch(() => {});
+      void this.settle({ kind: 'renew', seq: lease.seq, leaseToken: lease.leaseToken, visibleUntil: now + this.config.leaseMs }).catch(
+        () => {},
+      );
     }
   }
 
@@ -200,6 +241,22 @@ export class EmbeddedQueueClient implements QueueClient {
   private assertOpen(): void {
     if (this.closed) throw new QueueError('CLOSED', 'the queue client is closed', { queue: this.queue });
   }
+}
+
+/**
+ * A damaged file (SQLite reports corruption, or it lost its contents) fails every later call the
+ * same way: not retryable, so a worker stops instead of retrying for ever. Anything else (a busy
+ * timeout, a full disk, an I/O error) may pass.
+ */
+function storeError(cause: unknown, queue: string, what: string): QueueError {
+  if (isQueueError(cause)) return cause;
+  if (isDamage(cause))
+    return new QueueError('INTERNAL', `${what}: the queue file is damaged: ${(cause as Error).message}`, {
+      queue,
+      cause,
+      retryable: false,
+    });
+  return new QueueError('UNAVAILABLE', `${what}: ${(cause as Error).message}`, { queue, cause });
 }
 
 class EmbeddedDelivery implements Delivery {
@@ -236,7 +293,7 @@ class EmbeddedDelivery implements Delivery {
         kind: 'dead-letter',
         seq: this.row.seq,
         leaseToken: this.row.leaseToken,
-        reason: 'MaxDeliveryCountExceeded',
+        reason: DeadLetterReasons.MAX_DELIVERIES,
         description: `abandoned on delivery ${this.deliveryCount} of ${this.maxDeliveries}`,
       });
     }
@@ -251,7 +308,10 @@ class EmbeddedDelivery implements Delivery {
     if (this.settled) throw new QueueError('ALREADY_SETTLED', `message ${this.id} was already settled`, { queue: this.queue });
     this.settled = true;
     const held = await this.client.settle(op);
-    if (!held) throw new QueueError('DELIVERY_LOST', `the lease on message ${this.id} expired and it was handed to another consumer`, { queue: this.queue });
+    if (!held)
+      throw new QueueError('DELIVERY_LOST', `the lease on message ${this.id} expired and it was handed to another consumer`, {
+        queue: this.queue,
+      });
   }
 
   /** For the consumer loop: abandon if the handler returned without settling. */

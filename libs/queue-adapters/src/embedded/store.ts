@@ -8,9 +8,10 @@
  * again with `delivery_count + 1`. Committed rows survive a killed process (WAL, synchronous=NORMAL;
  * only a power loss can drop the last commits).
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { DeadLetterReasons } from '../types.ts';
 
 export interface StoredMessage {
   seq: number;
@@ -30,7 +31,20 @@ export interface StoredDeadLetter {
   description: string | null;
 }
 
-export const MAX_DELIVERY_COUNT_EXCEEDED = 'MaxDeliveryCountExceeded';
+/** The queue file exists but is not the queue it was: retrying cannot fix it. */
+export class StoreDamagedError extends Error {
+  override readonly name = 'StoreDamagedError';
+}
+
+/**
+ * SQLite result codes that mean the file itself is damaged or is not a database
+ * (SQLITE_CORRUPT 11, SQLITE_NOTADB 26): every later call fails the same way.
+ */
+export function isDamage(error: unknown): boolean {
+  if (error instanceof StoreDamagedError) return true;
+  const errcode = (error as { errcode?: unknown }).errcode;
+  return typeof errcode === 'number' && [11, 26].includes(errcode & 0xff);
+}
 
 const ACTIVE = 0;
 const DEAD = 1;
@@ -47,11 +61,24 @@ export class EmbeddedStore {
   private readonly counts: StatementSync;
   private readonly peekDead: StatementSync;
 
+  /** `dir` must exist (the client creates it without blocking the event loop). */
   constructor(dir: string, queue: string) {
-    mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, `${queue}.sqlite`);
+    // SQLite reads a missing or 0-byte file as an empty database, so a queue file that was
+    // truncated or replaced would look like an empty queue and its messages would vanish unnoticed.
+    // A marker written after the schema's first commit says "this queue was initialised": with the
+    // marker present, a file without the schema is an error, never an empty queue. No marker is a
+    // first run (or a queue made before markers existed), which creates the schema as before.
+    const marker = `${this.file}.initialised`;
+    const initialised = existsSync(marker);
     // timeout = SQLite busy timeout: a writer waits this long for another process's transaction.
     this.db = new DatabaseSync(this.file, { timeout: 10_000 });
+    if (initialised && !this.hasSchema()) {
+      this.db.close();
+      throw new StoreDamagedError(
+        `${this.file} was initialised (${path.basename(marker)} exists) but holds no queue: the file was truncated or replaced; restore it, or delete both files to start an empty queue`,
+      );
+    }
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
     this.transaction(() =>
       this.db.exec(`
@@ -72,6 +99,7 @@ export class EmbeddedStore {
         CREATE INDEX IF NOT EXISTS messages_lease ON messages (lease_token);
       `),
     );
+    if (!initialised) writeFileSync(marker, `${queue}\n`);
     this.insert = this.db.prepare('INSERT INTO messages (id, body, properties, enqueued_at, visible_at) VALUES (?, ?, ?, ?, ?)');
     this.lease = this.db.prepare(`
       UPDATE messages SET lease_token = ? || '-' || seq, visible_at = ?, delivery_count = delivery_count + 1
@@ -81,7 +109,9 @@ export class EmbeddedStore {
       `UPDATE messages SET state = ${DEAD}, lease_token = NULL, dl_reason = ?, dl_description = ? WHERE seq = ? AND lease_token = ? AND state = ${ACTIVE}`,
     );
     this.deleteLeased = this.db.prepare(`DELETE FROM messages WHERE seq = ? AND lease_token = ? AND state = ${ACTIVE}`);
-    this.releaseLeased = this.db.prepare(`UPDATE messages SET lease_token = NULL, visible_at = ? WHERE seq = ? AND lease_token = ? AND state = ${ACTIVE}`);
+    this.releaseLeased = this.db.prepare(
+      `UPDATE messages SET lease_token = NULL, visible_at = ? WHERE seq = ? AND lease_token = ? AND state = ${ACTIVE}`,
+    );
     this.renew = this.db.prepare(`UPDATE messages SET visible_at = ? WHERE seq = ? AND lease_token = ? AND state = ${ACTIVE}`);
     this.counts = this.db.prepare(`
       SELECT COALESCE(SUM(state = ${ACTIVE} AND visible_at <= ?), 0) AS ready,
@@ -91,6 +121,10 @@ export class EmbeddedStore {
     this.peekDead = this.db.prepare(
       `SELECT id, body, properties, dl_reason AS reason, dl_description AS description FROM messages WHERE state = ${DEAD} ORDER BY seq LIMIT ?`,
     );
+  }
+
+  private hasSchema(): boolean {
+    return this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'`).get() !== undefined;
   }
 
   /** BEGIN IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read. */
@@ -122,7 +156,12 @@ export class EmbeddedStore {
       const handedOut: StoredMessage[] = [];
       for (const row of rows) {
         if (row.deliveryCount > maxDeliveries) {
-          this.deadLetterRow.run(MAX_DELIVERY_COUNT_EXCEEDED, `delivered ${row.deliveryCount - 1} times without being completed`, row.seq, row.leaseToken);
+          this.deadLetterRow.run(
+            DeadLetterReasons.MAX_DELIVERIES,
+            `delivered ${row.deliveryCount - 1} times without being completed`,
+            row.seq,
+            row.leaseToken,
+          );
         } else {
           handedOut.push(row);
         }

@@ -10,9 +10,8 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { connect, type ChannelModel } from 'amqplib';
-import { backoffDelay } from '@surge/core';
+import { backoffDelay, type Logger } from '@surge/core';
 import { QueueError } from '../errors.ts';
-import type { AdapterLogger } from '../factory.ts';
 import { brokerHost, toQueueError } from './amqp-errors.ts';
 
 export interface ConnectionTuning {
@@ -47,7 +46,7 @@ export class ManagedConnection extends EventEmitter<ManagedConnectionEvents> {
   readonly role: ConnectionRole;
   private readonly url: string;
   private readonly queue: string;
-  private readonly logger: AdapterLogger;
+  private readonly logger: Logger;
   private readonly tuning: ConnectionTuning;
   private model: ChannelModel | undefined;
   private reconnecting: Promise<void> | undefined;
@@ -57,7 +56,7 @@ export class ManagedConnection extends EventEmitter<ManagedConnectionEvents> {
   /** Increments on every new connection, so holders of old channels can tell they are stale. */
   generation = 0;
 
-  constructor(role: ConnectionRole, url: string, queue: string, logger: AdapterLogger, tuning: ConnectionTuning) {
+  constructor(role: ConnectionRole, url: string, queue: string, logger: Logger, tuning: ConnectionTuning) {
     super();
     this.role = role;
     this.url = withHeartbeat(url, tuning.heartbeatSeconds);
@@ -110,7 +109,11 @@ export class ManagedConnection extends EventEmitter<ManagedConnectionEvents> {
     return new Promise<ChannelModel>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off('ready', onReady);
-        reject(new QueueError('UNAVAILABLE', `no connection to RabbitMQ at ${this.host} within ${waitMs} ms (reconnecting)`, { queue: this.queue }));
+        reject(
+          new QueueError('UNAVAILABLE', `no connection to RabbitMQ at ${this.host} within ${waitMs} ms (reconnecting)`, {
+            queue: this.queue,
+          }),
+        );
       }, waitMs);
       timer.unref();
       const onReady = (model: ChannelModel) => {
@@ -146,7 +149,10 @@ export class ManagedConnection extends EventEmitter<ManagedConnectionEvents> {
     });
     model.on('blocked', (reason: string) => {
       this.blockedReason = reason || 'blocked';
-      this.logger.warn({ queue: this.queue, role: this.role, host: this.host, reason }, 'rabbitmq blocked this connection (resource alarm): publishing pauses');
+      this.logger.warn(
+        { queue: this.queue, role: this.role, host: this.host, reason },
+        'rabbitmq blocked this connection (resource alarm): publishing pauses',
+      );
       this.emit('blocked', this.blockedReason);
     });
     model.on('unblocked', () => {
@@ -159,7 +165,11 @@ export class ManagedConnection extends EventEmitter<ManagedConnectionEvents> {
       this.model = undefined;
       this.blockedReason = undefined;
       if (this.closed) return;
-      const lost = toQueueError(error ?? new Error('connection closed'), `connection to RabbitMQ at ${this.host} lost (${this.role})`, this.queue);
+      const lost = toQueueError(
+        error ?? new Error('connection closed'),
+        `connection to RabbitMQ at ${this.host} lost (${this.role})`,
+        this.queue,
+      );
       const retryable = new QueueError('UNAVAILABLE', lost.message, { queue: this.queue, cause: lost, retryable: true });
       this.logger.warn({ queue: this.queue, role: this.role, host: this.host, code: lost.code }, 'rabbitmq connection lost; reconnecting');
       this.emit('lost', retryable);
@@ -179,11 +189,24 @@ export class ManagedConnection extends EventEmitter<ManagedConnectionEvents> {
           return;
         }
         this.adopt(model);
-        this.logger.info({ queue: this.queue, role: this.role, host: this.host, attempt: attempt + 1 }, 'rabbitmq connection re-established');
+        this.logger.info(
+          { queue: this.queue, role: this.role, host: this.host, attempt: attempt + 1 },
+          'rabbitmq connection re-established',
+        );
         this.emit('ready', model);
         return;
       } catch (error) {
-        this.logger.warn({ queue: this.queue, role: this.role, host: this.host, attempt: attempt + 1, code: (error as QueueError).code, err: (error as Error).message }, 'rabbitmq reconnection attempt failed');
+        this.logger.warn(
+          {
+            queue: this.queue,
+            role: this.role,
+            host: this.host,
+            attempt: attempt + 1,
+            code: (error as QueueError).code,
+            err: (error as Error).message,
+          },
+          'rabbitmq reconnection attempt failed',
+        );
       }
     }
   }

@@ -13,10 +13,9 @@
  * in-flight handlers (the unsettled ones are abandoned), then closes the channel (amqplib#524).
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { backoffDelay } from '@surge/core';
+import { backoffDelay, type Logger } from '@surge/core';
 import { InFlightTracker } from '../consumer-loop.ts';
 import { QueueError } from '../errors.ts';
-import type { AdapterLogger } from '../factory.ts';
 import type { Consumer, DeliveryHandler } from '../types.ts';
 import { toQueueError } from './amqp-errors.ts';
 import type { ManagedConnection } from './connection.ts';
@@ -31,7 +30,7 @@ export interface ConsumerSettings {
   prefetch: number;
   handler: DeliveryHandler;
   onError: ((error: QueueError) => void) | undefined;
-  logger: AdapterLogger;
+  logger: Logger;
   context: DeliveryContext;
   /** Dead-letters a delivery that arrives with its deliveries used up, without running the handler. */
   retire(delivery: RabbitMqDelivery): void;
@@ -80,7 +79,11 @@ export class RabbitMqConsumer implements Consumer {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         abandoned = true;
-        reject(new QueueError('TIMEOUT', `attaching the consumer took longer than ${waitMs + ATTACH_TIMEOUT_MS} ms`, { queue: this.settings.queue }));
+        reject(
+          new QueueError('TIMEOUT', `attaching the consumer took longer than ${waitMs + ATTACH_TIMEOUT_MS} ms`, {
+            queue: this.settings.queue,
+          }),
+        );
       }, waitMs + ATTACH_TIMEOUT_MS);
       timer.unref();
     });
@@ -100,7 +103,9 @@ export class RabbitMqConsumer implements Consumer {
       throw toQueueError(error, 'cannot open a consume channel', this.settings.queue);
     }
     const lane = new Lane(channel, this.settings.prefetch);
-    channel.on('error', (error: Error) => this.settings.logger.warn({ queue: this.settings.queue, err: error.message }, 'consume channel closed by the broker'));
+    channel.on('error', (error: Error) =>
+      this.settings.logger.warn({ queue: this.settings.queue, err: error.message }, 'consume channel closed by the broker'),
+    );
     channel.once('close', () => this.onLaneClosed(lane));
     try {
       // Per-consumer prefetch, set before consuming (quorum queues ignore the global flag).
@@ -110,7 +115,10 @@ export class RabbitMqConsumer implements Consumer {
       if (abandoned()) throw new QueueError('TIMEOUT', 'consume-ok came after the attach timeout', { queue: this.settings.queue });
       this.lane = lane;
       this.consumerTag = consumerTag;
-      this.settings.logger.info({ queue: this.settings.queue, prefetch: this.settings.prefetch, concurrency: this.settings.concurrency }, 'rabbitmq consumer attached');
+      this.settings.logger.info(
+        { queue: this.settings.queue, prefetch: this.settings.prefetch, concurrency: this.settings.concurrency },
+        'rabbitmq consumer attached',
+      );
     } catch (error) {
       await channel.close().catch(() => undefined);
       throw toQueueError(error, 'cannot start consuming', this.settings.queue);
@@ -155,7 +163,11 @@ export class RabbitMqConsumer implements Consumer {
     this.lane = undefined;
     this.consumerTag = undefined;
     if (this.stopping) return;
-    const error = new QueueError('UNAVAILABLE', 'the consume channel closed; re-attaching (in-flight deliveries will be redelivered by the broker)', { queue: this.settings.queue });
+    const error = new QueueError(
+      'UNAVAILABLE',
+      'the consume channel closed; re-attaching (in-flight deliveries will be redelivered by the broker)',
+      { queue: this.settings.queue },
+    );
     this.settings.logger.warn({ queue: this.settings.queue, inFlight: this.tracker.inFlight }, 'rabbitmq consumer detached');
     this.report(error);
     // With the connection alive (a channel-level close) re-attach now; otherwise wait for 'ready'.
@@ -174,7 +186,10 @@ export class RabbitMqConsumer implements Consumer {
           return;
         } catch (error) {
           const queueError = toQueueError(error, 'cannot re-attach the consumer', this.settings.queue);
-          this.settings.logger.warn({ queue: this.settings.queue, attempt: attempt + 1, code: queueError.code }, 'consumer re-attach failed; retrying');
+          this.settings.logger.warn(
+            { queue: this.settings.queue, attempt: attempt + 1, code: queueError.code },
+            'consumer re-attach failed; retrying',
+          );
           this.report(queueError);
           await new Promise<void>((resolve) => setTimeout(resolve, Math.max(100, backoffDelay(attempt, 250, 5_000))).unref());
         }
@@ -213,7 +228,10 @@ export class RabbitMqConsumer implements Consumer {
       try {
         await lane.channel.cancel(tag);
       } catch (error) {
-        this.settings.logger.debug({ queue: this.settings.queue, err: (error as Error).message }, 'cancel failed (channel already closing)');
+        this.settings.logger.debug(
+          { queue: this.settings.queue, err: (error as Error).message },
+          'cancel failed (channel already closing)',
+        );
       }
     }
     // Deliveries that were in transit before cancel-ok arrived.

@@ -5,12 +5,11 @@
  */
 import type { Channel, ConsumeMessage, GetMessage, Message, MessagePropertyHeaders } from 'amqplib';
 import { QueueError } from '../errors.ts';
-import type { Delivery } from '../types.ts';
+import { DeadLetterReasons, type Delivery } from '../types.ts';
 import {
   DEAD_LETTER_DELIVERY_COUNT_HEADER,
   DEAD_LETTER_DESCRIPTION_HEADER,
   DEAD_LETTER_REASON_HEADER,
-  MAX_DELIVERIES_REASON,
   isTransportHeader,
 } from './topology.ts';
 
@@ -153,7 +152,10 @@ export class RabbitMqDelivery implements Delivery {
 
   async abandon(): Promise<void> {
     if (this.deliveryCount >= this.context.maxDeliveries) {
-      return this.deadLetter(MAX_DELIVERIES_REASON, `delivered ${this.deliveryCount} times (maxDeliveries ${this.context.maxDeliveries})`);
+      return this.deadLetter(
+        DeadLetterReasons.MAX_DELIVERIES,
+        `delivered ${this.deliveryCount} times (maxDeliveries ${this.context.maxDeliveries})`,
+      );
     }
     this.claim('abandon');
     // requeue: the quorum queue counts the return in x-delivery-count.
@@ -185,13 +187,16 @@ export class RabbitMqDelivery implements Delivery {
   }
 
   private claim(operation: string): void {
-    if (this.settled) throw new QueueError('ALREADY_SETTLED', `${operation}: delivery ${this.id} is already settled`, { queue: this.queue });
+    if (this.settled)
+      throw new QueueError('ALREADY_SETTLED', `${operation}: delivery ${this.id} is already settled`, { queue: this.queue });
     if (!this.lane.open) throw this.lost(operation);
     this.settled = true;
   }
 
   private lost(operation: string): QueueError {
-    return new QueueError('DELIVERY_LOST', `${operation}: the channel of delivery ${this.id} closed; RabbitMQ redelivers the message`, { queue: this.queue });
+    return new QueueError('DELIVERY_LOST', `${operation}: the channel of delivery ${this.id} closed; RabbitMQ redelivers the message`, {
+      queue: this.queue,
+    });
   }
 
   /** Returns the message to the queue without handing it out (stop(), close()). */

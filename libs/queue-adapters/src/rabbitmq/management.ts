@@ -14,6 +14,18 @@
 import type * as Http from 'node:http';
 import { QueueError } from '../errors.ts';
 
+/**
+ * The answer to one queue's two-column query is well under 100 bytes; a few KiB leave room for a
+ * proxy's or a newer broker's extra fields. Anything larger is not that answer, and reading it whole
+ * would let a wrong or hostile endpoint grow the process's memory by the size of what it sends.
+ */
+export const MAX_MANAGEMENT_ANSWER_BYTES = 16 * 1024;
+
+/** A count the broker reports: a non-negative integer that survives JSON and arithmetic (≤ 2^53 − 1). */
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
 export interface QueueStats {
   ready: number;
   unacknowledged: number;
@@ -27,7 +39,9 @@ export class ManagementApi {
 
   constructor(managementUrl: string, amqpUrl: string, timeoutMs = 5000) {
     const url = new URL(managementUrl);
-    this.authorization = url.username ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}` : undefined;
+    this.authorization = url.username
+      ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
+      : undefined;
     url.username = '';
     url.password = '';
     if (!url.pathname.endsWith('/')) url.pathname += '/';
@@ -46,13 +60,31 @@ export class ManagementApi {
     const path = `api/queues/${encodeURIComponent(this.vhost)}/${encodeURIComponent(queue)}?columns=messages_ready,messages_unacknowledged`;
     const { status, body } = await this.get(path, queue);
     if (status === 404) throw new QueueError('NOT_FOUND', `management API: queue ${queue} not found in vhost ${this.vhost}`, { queue });
-    if (status === 401 || status === 403) throw new QueueError('AUTH_FAILED', `management API refused the credentials (HTTP ${status}); the user needs the monitoring tag`, { queue });
+    if (status === 401 || status === 403)
+      throw new QueueError('AUTH_FAILED', `management API refused the credentials (HTTP ${status}); the user needs the monitoring tag`, {
+        queue,
+      });
     if (status < 200 || status > 299) throw new QueueError('UNAVAILABLE', `management API answered HTTP ${status}`, { queue });
-    const parsed = JSON.parse(body) as { messages_ready?: number; messages_unacknowledged?: number };
+    let parsed: { messages_ready?: unknown; messages_unacknowledged?: unknown };
+    try {
+      parsed = JSON.parse(body) as typeof parsed;
+    } catch {
+      throw new QueueError('DEPTH_INVALID', `management API answer for queue ${queue} is not JSON`, { queue });
+    }
+    if (typeof parsed !== 'object' || parsed === null)
+      throw new QueueError('DEPTH_INVALID', `management API answer for queue ${queue} is not an object`, { queue });
     // A queue not sampled yet (just declared, or the node just restarted) has no counters. Reading
     // that as 0 would let KEDA scale in on a full queue: report "unknown" (retryable) instead.
-    if (typeof parsed.messages_ready !== 'number' || typeof parsed.messages_unacknowledged !== 'number') {
+    if (parsed.messages_ready === undefined || parsed.messages_unacknowledged === undefined) {
       throw new QueueError('UNAVAILABLE', `management API has no statistics for queue ${queue} yet`, { queue });
+    }
+    // A negative, fractional or astronomically large count is no count: an autoscaler would act on it.
+    if (!isCount(parsed.messages_ready) || !isCount(parsed.messages_unacknowledged)) {
+      throw new QueueError(
+        'DEPTH_INVALID',
+        `management API reported counts for queue ${queue} that are not non-negative integers up to 2^53 - 1`,
+        { queue },
+      );
     }
     return { ready: parsed.messages_ready, unacknowledged: parsed.messages_unacknowledged };
   }
@@ -61,14 +93,60 @@ export class ManagementApi {
     const url = new URL(path, this.base);
     const client = process.getBuiltinModule(url.protocol === 'https:' ? 'node:https' : 'node:http') as Pick<typeof Http, 'request'>;
     return new Promise((resolve, reject) => {
-      const request = client.request(url, { method: 'GET', agent: false, headers: { accept: 'application/json', ...(this.authorization ? { authorization: this.authorization } : {}) } }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        response.on('error', (cause) => reject(new QueueError('UNAVAILABLE', `management API read failed: ${cause.message}`, { queue, cause })));
-      });
-      request.setTimeout(this.timeoutMs, () => request.destroy(new QueueError('TIMEOUT', `management API did not answer within ${this.timeoutMs} ms`, { queue })));
-      request.on('error', (cause) => reject(cause instanceof QueueError ? cause : new QueueError('UNAVAILABLE', `management API at ${this.base.host} unreachable: ${cause.message}`, { queue, cause })));
+      const request = client.request(
+        url,
+        {
+          method: 'GET',
+          agent: false,
+          headers: { accept: 'application/json', ...(this.authorization ? { authorization: this.authorization } : {}) },
+        },
+        (response) => {
+          const status = response.statusCode ?? 0;
+          // Only a 2xx body is read; the status says all there is to say about the rest (a proxy's large error page included).
+          if (status < 200 || status > 299) {
+            response.resume();
+            response.on('end', () => resolve({ status, body: '' }));
+            response.on('error', (cause) =>
+              reject(new QueueError('UNAVAILABLE', `management API read failed: ${cause.message}`, { queue, cause })),
+            );
+            return;
+          }
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_MANAGEMENT_ANSWER_BYTES) {
+              // Stop reading at the cap: the rest of the answer is never buffered.
+              reject(
+                new QueueError('DEPTH_INVALID', `management API answer for queue ${queue} exceeds ${MAX_MANAGEMENT_ANSWER_BYTES} bytes`, {
+                  queue,
+                }),
+              );
+              request.destroy();
+              return;
+            }
+            chunks.push(chunk);
+          });
+          response.on('end', () => resolve({ status, body: Buffer.concat(chunks).toString('utf8') }));
+          response.on('error', (cause) =>
+            reject(
+              cause instanceof QueueError
+                ? cause
+                : new QueueError('UNAVAILABLE', `management API read failed: ${cause.message}`, { queue, cause }),
+            ),
+          );
+        },
+      );
+      request.setTimeout(this.timeoutMs, () =>
+        request.destroy(new QueueError('TIMEOUT', `management API did not answer within ${this.timeoutMs} ms`, { queue })),
+      );
+      request.on('error', (cause) =>
+        reject(
+          cause instanceof QueueError
+            ? cause
+            : new QueueError('UNAVAILABLE', `management API at ${this.base.host} unreachable: ${cause.message}`, { queue, cause }),
+        ),
+      );
       request.end();
     });
   }

@@ -8,9 +8,9 @@
  * (amqplib#669). A connection blocked by a broker alarm accepts writes and then hangs silently
  * (amqplib#398): sends wait for `unblocked` for a bounded time and fail with `QUEUE_BLOCKED`.
  */
+import type { Logger } from '@surge/core';
 import type { ConfirmChannel, Options } from 'amqplib';
 import { QueueError } from '../errors.ts';
-import type { AdapterLogger } from '../factory.ts';
 import { toQueueError } from './amqp-errors.ts';
 import type { ManagedConnection } from './connection.ts';
 
@@ -33,7 +33,7 @@ export interface Publication {
 export class ConfirmPublisher {
   private readonly connection: ManagedConnection;
   private readonly queue: string;
-  private readonly logger: AdapterLogger;
+  private readonly logger: Logger;
   private readonly tuning: PublishTuning;
   private channel: ConfirmChannel | undefined;
   private opening: Promise<ConfirmChannel> | undefined;
@@ -42,7 +42,7 @@ export class ConfirmPublisher {
   /** Message ids the broker returned as unroutable (no such queue) — `mandatory` publishes. */
   private readonly returned = new Set<string>();
 
-  constructor(connection: ManagedConnection, queue: string, logger: AdapterLogger, tuning: PublishTuning) {
+  constructor(connection: ManagedConnection, queue: string, logger: Logger, tuning: PublishTuning) {
     this.connection = connection;
     this.queue = queue;
     this.logger = logger;
@@ -71,7 +71,8 @@ export class ConfirmPublisher {
     try {
       for (const item of items) {
         if (this.unconfirmed >= this.tuning.window) await this.waitWindow(deadline);
-        if (this.channel !== channel) throw new QueueError('UNAVAILABLE', 'the publish channel closed during a send', { queue: this.queue });
+        if (this.channel !== channel)
+          throw new QueueError('UNAVAILABLE', 'the publish channel closed during a send', { queue: this.queue });
         this.unconfirmed++;
         written++;
         const flushed = channel.publish(item.exchange, item.routingKey, item.content, item.options, onConfirm);
@@ -89,7 +90,11 @@ export class ConfirmPublisher {
       for (const item of items) {
         const id = item.options.messageId;
         if (id !== undefined && this.returned.delete(id)) {
-          failure = new QueueError('NOT_FOUND', `the broker could not route message ${id}: queue ${item.routingKey || item.exchange} does not exist`, { queue: this.queue });
+          failure = new QueueError(
+            'NOT_FOUND',
+            `the broker could not route message ${id}: queue ${item.routingKey || item.exchange} does not exist`,
+            { queue: this.queue },
+          );
         }
       }
     }
@@ -113,7 +118,9 @@ export class ConfirmPublisher {
       } catch (error) {
         throw toQueueError(error, 'cannot open a publish channel', this.queue);
       }
-      channel.on('error', (error: Error) => this.logger.warn({ queue: this.queue, err: error.message }, 'publish channel closed by the broker'));
+      channel.on('error', (error: Error) =>
+        this.logger.warn({ queue: this.queue, err: error.message }, 'publish channel closed by the broker'),
+      );
       channel.on('return', (message: { properties: { messageId?: string } }) => {
         if (message.properties.messageId) this.returned.add(message.properties.messageId);
       });
@@ -131,7 +138,16 @@ export class ConfirmPublisher {
   private async waitUnblocked(deadline: number): Promise<void> {
     if (!this.connection.blocked) return;
     const unblocked = new Promise<void>((resolve) => this.connection.once('unblocked', resolve));
-    await this.bounded(unblocked, deadline, () => new QueueError('BLOCKED', `RabbitMQ is blocking publishers (${this.connection.blocked ?? 'resource alarm'}); not unblocked within the send budget`, { queue: this.queue }));
+    await this.bounded(
+      unblocked,
+      deadline,
+      () =>
+        new QueueError(
+          'BLOCKED',
+          `RabbitMQ is blocking publishers (${this.connection.blocked ?? 'resource alarm'}); not unblocked within the send budget`,
+          { queue: this.queue },
+        ),
+    );
   }
 
   private waitWindow(deadline: number): Promise<void> {
@@ -154,7 +170,10 @@ export class ConfirmPublisher {
 
   private timeoutError(what: string): QueueError {
     // Waiting on a blocked connection is the usual reason; say so.
-    if (this.connection.blocked) return new QueueError('BLOCKED', `RabbitMQ is blocking publishers (${this.connection.blocked}) while waiting for ${what}`, { queue: this.queue });
+    if (this.connection.blocked)
+      return new QueueError('BLOCKED', `RabbitMQ is blocking publishers (${this.connection.blocked}) while waiting for ${what}`, {
+        queue: this.queue,
+      });
     return new QueueError('TIMEOUT', `no ${what} within ${this.tuning.sendTimeoutMs} ms`, { queue: this.queue });
   }
 

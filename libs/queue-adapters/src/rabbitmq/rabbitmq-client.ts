@@ -8,19 +8,34 @@
  * connect (publish by default, consume for workers); the other one is opened on first use.
  */
 import type { Channel, ConsumeMessage, GetMessage, MessagePropertyHeaders } from 'amqplib';
-import { withTimeout } from '@surge/core';
+import { withTimeout, silentLogger, type Logger } from '@surge/core';
 import type { RabbitMqQueueConfig } from '../config.ts';
 import { QueueError } from '../errors.ts';
-import { silentLogger, type AdapterLogger, type AdapterOptions } from '../factory.ts';
-import type { Consumer, ConsumeOptions, DeadLetter, Delivery, DeliveryHandler, OutgoingMessage, QueueClient, QueueDepth } from '../types.ts';
+import {
+  DeadLetterReasons,
+  type Consumer,
+  type ConsumeOptions,
+  type DeadLetter,
+  type Delivery,
+  type DeliveryHandler,
+  type OutgoingMessage,
+  type QueueClient,
+  type QueueDepth,
+  type AdapterOptions,
+} from '../types.ts';
 import { toQueueError } from './amqp-errors.ts';
 import { DEFAULT_CONNECTION_TUNING, ManagedConnection, type ConnectionTuning } from './connection.ts';
 import { RabbitMqConsumer } from './consumer.ts';
 import { Lane, RabbitMqDelivery, userProperties, type DeliveryContext } from './delivery.ts';
 import { ManagementApi } from './management.ts';
 import { ConfirmPublisher, DEFAULT_PUBLISH_TUNING, type Publication, type PublishTuning } from './publisher.ts';
-import { DEAD_LETTER_DESCRIPTION_HEADER, DEAD_LETTER_REASON_HEADER, MAX_DELIVERIES_REASON, topologyFor, type Topology } from './topology.ts';
+import { DEAD_LETTER_DESCRIPTION_HEADER, DEAD_LETTER_REASON_HEADER, topologyFor, type Topology } from './topology.ts';
 
+/**
+ * Every Surge message body is a JSON work message. Consumers in other stacks pick their decoder by the
+ * AMQP content type (Spring AMQP's JSON converter, for one), so it is always set.
+ */
+const MESSAGE_CONTENT_TYPE = 'application/json';
 /** RabbitMQ's default `consumer_timeout` (30 min): a delivery unacked for longer gets its channel closed. */
 const BROKER_CONSUMER_TIMEOUT_MS = 30 * 60_000;
 /** After the first message of a `receive`, how long to wait for more before returning. */
@@ -37,7 +52,7 @@ export class RabbitMqQueueClient implements QueueClient {
   readonly kind = 'rabbitmq' as const;
   readonly queue: string;
   private readonly config: RabbitMqQueueConfig;
-  private readonly logger: AdapterLogger;
+  private readonly logger: Logger;
   private readonly topology: Topology;
   private readonly publishConnection: ManagedConnection;
   private readonly consumeConnection: ManagedConnection;
@@ -61,7 +76,10 @@ export class RabbitMqQueueClient implements QueueClient {
     this.publishConnection = new ManagedConnection('publish', config.url, config.queue, this.logger, tuning);
     this.consumeConnection = new ManagedConnection('consume', config.url, config.queue, this.logger, tuning);
     this.adminConnection = options.usage === 'consume' ? this.consumeConnection : this.publishConnection;
-    this.publisher = new ConfirmPublisher(this.publishConnection, config.queue, this.logger, { ...DEFAULT_PUBLISH_TUNING, ...options.publish });
+    this.publisher = new ConfirmPublisher(this.publishConnection, config.queue, this.logger, {
+      ...DEFAULT_PUBLISH_TUNING,
+      ...options.publish,
+    });
     this.management = config.managementUrl ? new ManagementApi(config.managementUrl, config.url) : undefined;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5_000;
     this.deliveryContext = {
@@ -77,15 +95,31 @@ export class RabbitMqQueueClient implements QueueClient {
     const client = new RabbitMqQueueClient(config, options);
     try {
       await client.adminConnection.open();
-      await client.declareTopology();
+      // An observer declares nothing: a queue that does not exist yet reads as QUEUE_NOT_FOUND at
+      // depth time, and one declared with other arguments is read as it is.
+      if (options.usage !== 'observe') await client.declareTopology();
     } catch (error) {
       await client.close();
       throw toQueueError(error, `cannot set up queue ${config.queue}`, config.queue);
     }
-    client.logger.info({ queue: config.queue, host: client.adminConnection.host, depthFrom: client.management ? `management API at ${client.management.host}` : 'passive declare (ready only)' }, 'rabbitmq queue client connected');
-    if (!client.management) client.logger.warn({ queue: config.queue }, 'no RABBITMQ_MANAGEMENT_URL: depth reports ready messages only (in-flight unknown, reported as 0)');
+    client.logger.info(
+      {
+        queue: config.queue,
+        host: client.adminConnection.host,
+        depthFrom: client.management ? `management API at ${client.management.host}` : 'passive declare (ready only)',
+      },
+      'rabbitmq queue client connected',
+    );
+    if (!client.management)
+      client.logger.warn(
+        { queue: config.queue },
+        'no RABBITMQ_MANAGEMENT_URL: depth reports ready messages only (in-flight unknown, reported as 0)',
+      );
     if (config.maxProcessingMs > BROKER_CONSUMER_TIMEOUT_MS) {
-      client.logger.warn({ queue: config.queue, maxProcessingMs: config.maxProcessingMs }, 'maxProcessingMs exceeds RabbitMQ\'s default consumer_timeout (30 min): raise consumer_timeout on the broker or deliveries will be redelivered mid-work');
+      client.logger.warn(
+        { queue: config.queue, maxProcessingMs: config.maxProcessingMs },
+        "maxProcessingMs exceeds RabbitMQ's default consumer_timeout (30 min): raise consumer_timeout on the broker or deliveries will be redelivered mid-work",
+      );
     }
     return client;
   }
@@ -101,7 +135,11 @@ export class RabbitMqQueueClient implements QueueClient {
     } catch (error) {
       const queueError = toQueueError(error, `declaring queue ${t.queue}`, t.queue);
       if (queueError.code === 'QUEUE_INCOMPATIBLE') {
-        throw new QueueError('INCOMPATIBLE', `queue ${t.queue} exists with other arguments (Surge needs a quorum queue with dead-letter exchange ${t.deadLetterExchange} and x-delivery-limit ${t.queueArguments['x-delivery-limit']} = QUEUE_MAX_DELIVERIES - 1); delete it or use another QUEUE_NAME`, { queue: t.queue, cause: error });
+        throw new QueueError(
+          'INCOMPATIBLE',
+          `queue ${t.queue} exists with other arguments (Surge needs a quorum queue with dead-letter exchange ${t.deadLetterExchange} and x-delivery-limit ${t.queueArguments['x-delivery-limit']} = QUEUE_MAX_DELIVERIES - 1); delete it or use another QUEUE_NAME`,
+          { queue: t.queue, cause: error },
+        );
       }
       throw queueError;
     }
@@ -112,7 +150,9 @@ export class RabbitMqQueueClient implements QueueClient {
     this.adminChannel ??= (async () => {
       const model = await this.adminConnection.get(DEFAULT_CONNECTION_TUNING.connectTimeoutMs);
       const channel = await model.createChannel();
-      channel.on('error', (error: Error) => this.logger.debug({ queue: this.queue, err: error.message }, 'admin channel closed by the broker'));
+      channel.on('error', (error: Error) =>
+        this.logger.debug({ queue: this.queue, err: error.message }, 'admin channel closed by the broker'),
+      );
       channel.once('close', () => {
         if (this.adminChannel === current) this.adminChannel = undefined;
       });
@@ -132,7 +172,7 @@ export class RabbitMqQueueClient implements QueueClient {
       exchange: '',
       routingKey: this.queue,
       content: Buffer.isBuffer(m.body) ? m.body : Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength),
-      options: { messageId: m.id, persistent: true, mandatory: true, timestamp, headers: m.properties },
+      options: { messageId: m.id, contentType: MESSAGE_CONTENT_TYPE, persistent: true, mandatory: true, timestamp, headers: m.properties },
     }));
     await this.publisher.publish(publications);
   }
@@ -214,7 +254,8 @@ export class RabbitMqQueueClient implements QueueClient {
     }
     lane.channel.off('close', onClose);
     if (lane.open) await lane.channel.cancel(tag).catch(() => undefined);
-    if (!lane.open && collected.length === 0) throw new QueueError('UNAVAILABLE', 'the consume channel closed during receive', { queue: this.queue });
+    if (!lane.open && collected.length === 0)
+      throw new QueueError('UNAVAILABLE', 'the consume channel closed during receive', { queue: this.queue });
     return this.handOut(collected);
   }
 
@@ -233,10 +274,21 @@ export class RabbitMqQueueClient implements QueueClient {
    * broker counts differently): dead-letter it without running any handler.
    */
   private retire(delivery: RabbitMqDelivery): void {
-    this.logger.warn({ queue: this.queue, messageId: delivery.id, deliveryCount: delivery.deliveryCount }, 'delivery arrived past maxDeliveries; dead-lettering it');
-    delivery.deadLetter(MAX_DELIVERIES_REASON, `delivered ${delivery.deliveryCount} times (maxDeliveries ${this.config.maxDeliveries})`).catch((error: unknown) => {
-      this.logger.warn({ queue: this.queue, messageId: delivery.id, err: (error as Error).message }, 'dead-lettering an over-limit delivery failed; the broker will redeliver it');
-    });
+    this.logger.warn(
+      { queue: this.queue, messageId: delivery.id, deliveryCount: delivery.deliveryCount },
+      'delivery arrived past maxDeliveries; dead-lettering it',
+    );
+    delivery
+      .deadLetter(
+        DeadLetterReasons.MAX_DELIVERIES,
+        `delivered ${delivery.deliveryCount} times (maxDeliveries ${this.config.maxDeliveries})`,
+      )
+      .catch((error: unknown) => {
+        this.logger.warn(
+          { queue: this.queue, messageId: delivery.id, err: (error as Error).message },
+          'dead-lettering an over-limit delivery failed; the broker will redeliver it',
+        );
+      });
   }
 
   private async openReceiveLane(waitMs: number): Promise<Lane> {
@@ -248,7 +300,9 @@ export class RabbitMqQueueClient implements QueueClient {
     } catch (error) {
       throw toQueueError(error, 'cannot open a receive channel', this.queue);
     }
-    channel.on('error', (error: Error) => this.logger.warn({ queue: this.queue, err: error.message }, 'receive channel closed by the broker'));
+    channel.on('error', (error: Error) =>
+      this.logger.warn({ queue: this.queue, err: error.message }, 'receive channel closed by the broker'),
+    );
     this.receiveLane = new Lane(channel);
     return this.receiveLane;
   }
@@ -283,7 +337,10 @@ export class RabbitMqQueueClient implements QueueClient {
   async depth(): Promise<QueueDepth> {
     this.assertOpen();
     if (this.management) {
-      const [main, dead] = await Promise.all([this.management.queueStats(this.queue), this.management.queueStats(this.topology.deadLetterQueue)]);
+      const [main, dead] = await Promise.all([
+        this.management.queueStats(this.queue),
+        this.management.queueStats(this.topology.deadLetterQueue),
+      ]);
       return { ready: main.ready, inFlight: main.unacknowledged, deadLettered: dead.ready + dead.unacknowledged };
     }
     // Passive declare: exact, but counts ready messages only.
@@ -326,7 +383,8 @@ export class RabbitMqQueueClient implements QueueClient {
 
   async ping(): Promise<void> {
     this.assertOpen();
-    if (!this.adminConnection.current) throw new QueueError('UNAVAILABLE', `no connection to RabbitMQ at ${this.adminConnection.host}`, { queue: this.queue });
+    if (!this.adminConnection.current)
+      throw new QueueError('UNAVAILABLE', `no connection to RabbitMQ at ${this.adminConnection.host}`, { queue: this.queue });
     try {
       await withTimeout(
         this.admin().then((channel) => channel.checkQueue(this.queue)),
@@ -370,8 +428,9 @@ function toDeadLetter(message: GetMessage): DeadLetter {
     body: message.content,
     properties: userProperties(headers),
     // Dead-lettered by the broker: its delivery limit is the same rule as ours, under our name.
-    reason: surgeReason ?? (brokerReason === 'delivery_limit' ? MAX_DELIVERIES_REASON : (brokerReason ?? 'unknown')),
-    description: headerString(headers[DEAD_LETTER_DESCRIPTION_HEADER]) ?? (brokerReason ? `dead-lettered by RabbitMQ (${brokerReason})` : undefined),
+    reason: surgeReason ?? (brokerReason === 'delivery_limit' ? DeadLetterReasons.MAX_DELIVERIES : (brokerReason ?? 'unknown')),
+    description:
+      headerString(headers[DEAD_LETTER_DESCRIPTION_HEADER]) ?? (brokerReason ? `dead-lettered by RabbitMQ (${brokerReason})` : undefined),
   };
 }
 

@@ -46,10 +46,15 @@ export function topologyFor(queue: string, maxDeliveries: number): Topology {
 export const DEAD_LETTER_REASON_HEADER = 'x-surge-dead-letter-reason';
 export const DEAD_LETTER_DESCRIPTION_HEADER = 'x-surge-dead-letter-description';
 export const DEAD_LETTER_DELIVERY_COUNT_HEADER = 'x-surge-delivery-count';
-/** Reason used when a message ran out of deliveries (the same word Service Bus uses). */
-export const MAX_DELIVERIES_REASON = 'MaxDeliveryCountExceeded';
 
 /** Broker and adapter bookkeeping headers: not part of a message's own properties. */
 export function isTransportHeader(name: string): boolean {
-  return name === 'x-delivery-count' || name === 'x-acquired-count' || name.startsWith('x-death') || name.startsWith('x-first-death') || name.startsWith('x-last-death') || name.startsWith('x-surge-');
+  return (
+    name === 'x-delivery-count' ||
+    name === 'x-acquired-count' ||
+    name.startsWith('x-death') ||
+    name.startsWith('x-first-death') ||
+    name.startsWith('x-last-death') ||
+    name.startsWith('x-surge-')
+  );
 }

@@ -9,12 +9,27 @@
  * (calls are serialised: concurrent `receiveMessages` on one peek-lock receiver lose locks); one
  * receiver per `consume`.
  */
-import { RetryMode, type ServiceBusMessage, type ServiceBusReceivedMessage, type ServiceBusReceiver, type ServiceBusSender } from '@azure/service-bus';
-import { withTimeout } from '@surge/core';
+import {
+  RetryMode,
+  type ServiceBusMessage,
+  type ServiceBusReceivedMessage,
+  type ServiceBusReceiver,
+  type ServiceBusSender,
+} from '@azure/service-bus';
+import { withTimeout, silentLogger, type Logger } from '@surge/core';
 import type { ServiceBusQueueConfig } from '../config.ts';
 import { QueueError } from '../errors.ts';
-import { silentLogger, type AdapterLogger, type AdapterOptions } from '../factory.ts';
-import type { Consumer, ConsumeOptions, DeadLetter, Delivery, DeliveryHandler, OutgoingMessage, QueueClient, QueueDepth } from '../types.ts';
+import type {
+  Consumer,
+  ConsumeOptions,
+  DeadLetter,
+  Delivery,
+  DeliveryHandler,
+  OutgoingMessage,
+  QueueClient,
+  QueueDepth,
+  AdapterOptions,
+} from '../types.ts';
 import { createServiceBusClients, type ServiceBusClients } from './servicebus-connection.ts';
 import { ServiceBusConsumer } from './servicebus-consumer.ts';
 import { ServiceBusDelivery, toDeadLetter } from './servicebus-delivery.ts';
@@ -35,7 +50,7 @@ export class ServiceBusQueueClient implements QueueClient {
   readonly queue: string;
   private readonly config: ServiceBusQueueConfig;
   private readonly clients: ServiceBusClients;
-  private readonly logger: AdapterLogger;
+  private readonly logger: Logger;
   private readonly closeTimeoutMs: number;
   private readonly requestTimeoutMs: number;
   private sender: ServiceBusSender | undefined;
@@ -63,7 +78,10 @@ export class ServiceBusQueueClient implements QueueClient {
       retryOptions: { maxRetries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 5_000, mode: RetryMode.Exponential, timeoutInMs: 30_000 },
     });
     const client = new ServiceBusQueueClient(config, clients, options);
-    client.logger.info({ queue: config.queue, endpoint: clients.endpoint, auth: config.connectionString !== undefined ? 'sas' : 'entra-id' }, 'service bus client created');
+    client.logger.info(
+      { queue: config.queue, endpoint: clients.endpoint, auth: config.connectionString !== undefined ? 'sas' : 'entra-id' },
+      'service bus client created',
+    );
     return client;
   }
 
@@ -76,6 +94,9 @@ export class ServiceBusQueueClient implements QueueClient {
       for (const message of messages) {
         const outgoing: ServiceBusMessage = {
           messageId: message.id,
+          // Every Surge message body is a JSON work message; consumers in other stacks pick their
+          // decoder by the content type (the AMQP content-type property on the wire).
+          contentType: 'application/json',
           body: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
           applicationProperties: { ...message.properties },
         };
@@ -86,7 +107,11 @@ export class ServiceBusQueueClient implements QueueClient {
           batch = await sender.createMessageBatch();
           if (batch.tryAddMessage(outgoing)) continue;
         }
-        throw new QueueError('MESSAGE_TOO_LARGE', `message ${message.id} (${message.body.byteLength} bytes of body) does not fit a Service Bus message of at most ${batch.maxSizeInBytes} bytes`, { queue: this.queue });
+        throw new QueueError(
+          'MESSAGE_TOO_LARGE',
+          `message ${message.id} (${message.body.byteLength} bytes of body) does not fit a Service Bus message of at most ${batch.maxSizeInBytes} bytes`,
+          { queue: this.queue },
+        );
       }
       if (batch.count > 0) await sender.sendMessages(batch);
       this.logger.debug({ queue: this.queue, count: messages.length }, 'messages sent');
@@ -144,7 +169,11 @@ export class ServiceBusQueueClient implements QueueClient {
   async depth(): Promise<QueueDepth> {
     this.assertOpen();
     try {
-      const properties = await withTimeout(this.clients.admin.getQueueRuntimeProperties(this.queue), this.requestTimeoutMs, 'reading queue runtime properties');
+      const properties = await withTimeout(
+        this.clients.admin.getQueueRuntimeProperties(this.queue),
+        this.requestTimeoutMs,
+        'reading queue runtime properties',
+      );
       const active = properties.activeMessageCount;
       const inFlight = Math.min(this.held, active);
       return { ready: active - inFlight, inFlight, deadLettered: properties.deadLetterMessageCount };
@@ -207,7 +236,10 @@ export class ServiceBusQueueClient implements QueueClient {
       );
       this.logger.info({ queue: this.queue, ms: Date.now() - started }, 'service bus client closed');
     } catch (error) {
-      this.logger.warn({ queue: this.queue, err: { message: (error as Error).message } }, 'service bus close timed out; cutting the connection');
+      this.logger.warn(
+        { queue: this.queue, err: { message: (error as Error).message } },
+        'service bus close timed out; cutting the connection',
+      );
       this.cutConnection();
     }
   }
@@ -215,7 +247,9 @@ export class ServiceBusQueueClient implements QueueClient {
   /** Last resort after a hung close: destroy the AMQP socket so nothing keeps the process alive. */
   private cutConnection(): void {
     try {
-      const internals = this.clients.client as unknown as { _connectionContext?: { connection?: { _connection?: { socket?: { destroy?: () => void } } } } };
+      const internals = this.clients.client as unknown as {
+        _connectionContext?: { connection?: { _connection?: { socket?: { destroy?: () => void } } } };
+      };
       internals._connectionContext?.connection?._connection?.socket?.destroy?.();
     } catch {
       // nothing more can be done

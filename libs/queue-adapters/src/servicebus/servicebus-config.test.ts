@@ -30,12 +30,15 @@ describe('servicebus configuration', () => {
     expect(error.message).not.toContain(KEY);
   });
 
-  it.each(['surge', 'surge.servicebus', 'https://surge.servicebus.windows.net', 'surge.servicebus.windows.net/'])('a namespace that is not fully qualified (%s) names SERVICEBUS_NAMESPACE and the expected form', (namespace) => {
-    const error = configError({ SERVICEBUS_NAMESPACE: namespace });
-    expect(error.variable).toBe('SERVICEBUS_NAMESPACE');
-    expect(error.message).toContain('<name>.servicebus.windows.net');
-    expect(error.message).not.toContain('\n');
-  });
+  it.each(['surge', 'surge.servicebus', 'https://surge.servicebus.windows.net', 'surge.servicebus.windows.net/'])(
+    'a namespace that is not fully qualified (%s) names SERVICEBUS_NAMESPACE and the expected form',
+    (namespace) => {
+      const error = configError({ SERVICEBUS_NAMESPACE: namespace });
+      expect(error.variable).toBe('SERVICEBUS_NAMESPACE');
+      expect(error.message).toContain('<name>.servicebus.windows.net');
+      expect(error.message).not.toContain('\n');
+    },
+  );
 
   it('neither variable set names SERVICEBUS_CONNECTION_STRING and both expected forms', () => {
     const error = configError({});
@@ -45,9 +48,15 @@ describe('servicebus configuration', () => {
   });
 
   it('accepts a SAS connection string, an emulator one, and a fully qualified namespace', () => {
-    const sas = queueConfigFromEnv({ QUEUE_KIND: 'servicebus', SERVICEBUS_CONNECTION_STRING: `Endpoint=sb://surge.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=${KEY}` });
+    const sas = queueConfigFromEnv({
+      QUEUE_KIND: 'servicebus',
+      SERVICEBUS_CONNECTION_STRING: `Endpoint=sb://surge.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=${KEY}`,
+    });
     expect(sas).toMatchObject({ kind: 'servicebus', queue: 'surge-work', namespace: undefined });
-    const emulator = queueConfigFromEnv({ QUEUE_KIND: 'servicebus', SERVICEBUS_CONNECTION_STRING: `Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=x;SharedAccessKey=y;UseDevelopmentEmulator=true` });
+    const emulator = queueConfigFromEnv({
+      QUEUE_KIND: 'servicebus',
+      SERVICEBUS_CONNECTION_STRING: `Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=x;SharedAccessKey=y;UseDevelopmentEmulator=true`,
+    });
     expect(emulator.kind).toBe('servicebus');
     const passwordless = queueConfigFromEnv({ QUEUE_KIND: 'servicebus', SERVICEBUS_NAMESPACE: 'surge-prod.servicebus.windows.net' });
     expect(passwordless).toMatchObject({ connectionString: undefined, namespace: 'surge-prod.servicebus.windows.net' });
@@ -59,8 +68,17 @@ describe('servicebus adapter construction', () => {
 
   it('creates a client with no network call; its logs never carry the key', async () => {
     const lines: string[] = [];
-    const logger = { debug: (o: object, m?: string) => lines.push(JSON.stringify(o) + m), info: (o: object, m?: string) => lines.push(JSON.stringify(o) + m), warn: (o: object, m?: string) => lines.push(JSON.stringify(o) + m), error: (o: object, m?: string) => lines.push(JSON.stringify(o) + m) };
-    const config: ServiceBusQueueConfig = { ...base, connectionString: `Endpoint=sb://surge.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=${KEY}`, namespace: undefined };
+    const logger = {
+      debug: (o: object, m?: string) => lines.push(JSON.stringify(o) + m),
+      info: (o: object, m?: string) => lines.push(JSON.stringify(o) + m),
+      warn: (o: object, m?: string) => lines.push(JSON.stringify(o) + m),
+      error: (o: object, m?: string) => lines.push(JSON.stringify(o) + m),
+    };
+    const config: ServiceBusQueueConfig = {
+      ...base,
+      connectionString: `Endpoint=sb://surge.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=${KEY}`,
+      namespace: undefined,
+    };
     const client = await ServiceBusQueueClient.connect(config, { logger });
     await client.close();
     expect(lines.join('\n')).toContain('surge.servicebus.windows.net');
@@ -68,7 +86,11 @@ describe('servicebus adapter construction', () => {
   });
 
   it('a connection string the SDK rejects is a ConfigError naming the variable, not the value', async () => {
-    const config: ServiceBusQueueConfig = { ...base, connectionString: `Endpoint=sb://;SharedAccessKeyName=Root;SharedAccessKey=${KEY}`, namespace: undefined };
+    const config: ServiceBusQueueConfig = {
+      ...base,
+      connectionString: `Endpoint=sb://;SharedAccessKeyName=Root;SharedAccessKey=${KEY}`,
+      namespace: undefined,
+    };
     const error = await ServiceBusQueueClient.connect(config).then(
       () => undefined,
       (e: unknown) => e,
@@ -90,7 +112,10 @@ describe('servicebus error translation', () => {
     const sbError = Object.assign(new Error('lock gone'), { name: 'ServiceBusError', code: 'MessageLockLost', retryable: false });
     expect(translateServiceBusError(sbError, 'complete', 'q').code).toBe('QUEUE_DELIVERY_LOST');
     expect(translateServiceBusError(Object.assign(new Error('nope'), { statusCode: 401 }), 'depth', 'q').code).toBe('QUEUE_AUTH_FAILED');
-    expect(translateServiceBusError(Object.assign(new Error('down'), { code: 'ECONNREFUSED' }), 'send', 'q')).toMatchObject({ code: 'QUEUE_UNAVAILABLE', retryable: true });
+    expect(translateServiceBusError(Object.assign(new Error('down'), { code: 'ECONNREFUSED' }), 'send', 'q')).toMatchObject({
+      code: 'QUEUE_UNAVAILABLE',
+      retryable: true,
+    });
     const aggregate = new AggregateError([new Error('first'), Object.assign(new Error(`busy ${KEY}`), { statusCode: 429 })]);
     const translated = translateServiceBusError(aggregate, 'send', 'q');
     expect(translated.code).toBe('QUEUE_BLOCKED');

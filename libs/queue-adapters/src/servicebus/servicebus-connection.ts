@@ -44,11 +44,19 @@ function useHttpForEmulator(admin: ServiceBusAdministrationClient): void {
   });
 }
 
-export async function createServiceBusClients(config: ServiceBusQueueConfig, options: ServiceBusClientOptions = {}): Promise<ServiceBusClients> {
+export async function createServiceBusClients(
+  config: ServiceBusQueueConfig,
+  options: ServiceBusClientOptions = {},
+): Promise<ServiceBusClients> {
   if (config.connectionString !== undefined) {
     const parts = connectionStringParts(config.connectionString);
     const endpoint = (parts.get('endpoint') ?? '').replace(/^sb:\/\//i, '').replace(/\/+$/, '');
-    if (!endpoint) throw new ConfigError('SERVICEBUS_CONNECTION_STRING', 'Endpoint=sb://<namespace>/;SharedAccessKeyName=<name>;SharedAccessKey=<key>', 'a value without an Endpoint');
+    if (!endpoint)
+      throw new ConfigError(
+        'SERVICEBUS_CONNECTION_STRING',
+        'Endpoint=sb://<namespace>/;SharedAccessKeyName=<name>;SharedAccessKey=<key>',
+        'a value without an Endpoint',
+      );
     const emulator = (parts.get('usedevelopmentemulator') ?? '').toLowerCase() === 'true';
     let client: ServiceBusClient;
     let admin: ServiceBusAdministrationClient;
@@ -57,7 +65,11 @@ export async function createServiceBusClients(config: ServiceBusQueueConfig, opt
       admin = new ServiceBusAdministrationClient(config.connectionString);
     } catch {
       // The SDK's own message could quote the value; ours names the variable only.
-      throw new ConfigError('SERVICEBUS_CONNECTION_STRING', 'Endpoint=sb://<namespace>/;SharedAccessKeyName=<name>;SharedAccessKey=<key>', 'a value the Service Bus SDK rejects');
+      throw new ConfigError(
+        'SERVICEBUS_CONNECTION_STRING',
+        'Endpoint=sb://<namespace>/;SharedAccessKeyName=<name>;SharedAccessKey=<key>',
+        'a value the Service Bus SDK rejects',
+      );
     }
     if (emulator) useHttpForEmulator(admin);
     return { client, admin, endpoint, emulator };
@@ -73,5 +85,8 @@ export async function createServiceBusClients(config: ServiceBusQueueConfig, opt
       emulator: false,
     };
   }
-  throw new ConfigError('SERVICEBUS_CONNECTION_STRING', 'a SAS connection string, or SERVICEBUS_NAMESPACE=<name>.servicebus.windows.net for passwordless sign-in');
+  throw new ConfigError(
+    'SERVICEBUS_CONNECTION_STRING',
+    'a SAS connection string, or SERVICEBUS_NAMESPACE=<name>.servicebus.windows.net for passwordless sign-in',
+  );
 }

@@ -4,10 +4,9 @@
  * delivery is settled, so the SDK never holds more than `concurrency` locked messages for us.
  */
 import type { ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
-import { withTimeout } from '@surge/core';
+import { withTimeout, type Logger } from '@surge/core';
 import { InFlightTracker } from '../consumer-loop.ts';
 import type { QueueError } from '../errors.ts';
-import type { AdapterLogger } from '../factory.ts';
 import type { Consumer, DeliveryHandler } from '../types.ts';
 import type { ServiceBusDelivery } from './servicebus-delivery.ts';
 import { translateServiceBusError } from './servicebus-errors.ts';
@@ -18,7 +17,7 @@ export interface ServiceBusConsumerSettings {
   handler: DeliveryHandler;
   concurrency: number;
   onError: ((error: QueueError) => void) | undefined;
-  logger: AdapterLogger;
+  logger: Logger;
   wrap: (message: ServiceBusReceivedMessage) => ServiceBusDelivery;
   closeTimeoutMs: number;
   onStopped: () => void;
@@ -67,7 +66,8 @@ export class ServiceBusConsumer implements Consumer {
       processMessage: (message) => this.process(message),
       processError: async ({ error, errorSource }) => {
         const translated = translateServiceBusError(error, `consume (${errorSource})`, queue);
-        if (translated.code === 'QUEUE_UNAVAILABLE' || translated.code === 'QUEUE_AUTH_FAILED' || translated.code === 'QUEUE_NOT_FOUND') this.linkUp = false;
+        if (translated.code === 'QUEUE_UNAVAILABLE' || translated.code === 'QUEUE_AUTH_FAILED' || translated.code === 'QUEUE_NOT_FOUND')
+          this.linkUp = false;
         logger.warn({ queue, err: { message: translated.message, code: translated.code } }, 'service bus consumer error');
         if (!translated.retryable) failed(translated);
         this.settings.onError?.(translated);

@@ -2,14 +2,12 @@
  * A peek-locked Service Bus message as a `Delivery`. Settlement goes through the receiver that
  * received it (on its link while it is open; the SDK falls back to `$management` otherwise).
  */
+import type { Logger } from '@surge/core';
 import type { DeadLetterOptions, ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
 import { QueueError } from '../errors.ts';
-import type { AdapterLogger } from '../factory.ts';
-import type { DeadLetter, Delivery } from '../types.ts';
+import { DeadLetterReasons, type DeadLetter, type Delivery } from '../types.ts';
 import { translateServiceBusError } from './servicebus-errors.ts';
 
-/** Service Bus' own reason when MaxDeliveryCount is reached; the adapter uses it for its own limit too. */
-export const MAX_DELIVERIES_REASON = 'MaxDeliveryCountExceeded';
 /** Service Bus rejects longer dead-letter reasons and descriptions. */
 const MAX_REASON_LENGTH = 4096;
 const DEAD_LETTER_PROPERTIES = new Set(['DeadLetterReason', 'DeadLetterErrorDescription']);
@@ -53,7 +51,7 @@ export function toDeadLetter(message: ServiceBusReceivedMessage): DeadLetter {
 export interface DeliveryContext {
   queue: string;
   maxDeliveries: number;
-  logger: AdapterLogger;
+  logger: Logger;
   /** Told once the delivery is settled (or its settlement failed), so in-flight counts stay exact. */
   onSettled: () => void;
 }
@@ -93,8 +91,14 @@ export class ServiceBusDelivery implements Delivery {
   /** Abandoned on the last allowed delivery, the message is dead-lettered here rather than by the broker's own limit. */
   abandon(): Promise<void> {
     if (this.deliveryCount >= this.context.maxDeliveries) {
-      this.context.logger.warn({ queue: this.queue, messageId: this.id, deliveryCount: this.deliveryCount }, 'delivery limit reached; dead-lettering instead of abandoning');
-      return this.deadLetter(MAX_DELIVERIES_REASON, `abandoned on delivery ${this.deliveryCount} of at most ${this.context.maxDeliveries}`);
+      this.context.logger.warn(
+        { queue: this.queue, messageId: this.id, deliveryCount: this.deliveryCount },
+        'delivery limit reached; dead-lettering instead of abandoning',
+      );
+      return this.deadLetter(
+        DeadLetterReasons.MAX_DELIVERIES,
+        `abandoned on delivery ${this.deliveryCount} of at most ${this.context.maxDeliveries}`,
+      );
     }
     return this.release();
   }
@@ -115,7 +119,10 @@ export class ServiceBusDelivery implements Delivery {
   }
 
   private async settle(what: string, action: () => Promise<void>): Promise<void> {
-    if (this.settled) throw new QueueError('ALREADY_SETTLED', `${what}: message ${this.id} on queue ${this.queue} is already settled`, { queue: this.queue });
+    if (this.settled)
+      throw new QueueError('ALREADY_SETTLED', `${what}: message ${this.id} on queue ${this.queue} is already settled`, {
+        queue: this.queue,
+      });
     this.settled = true;
     try {
       await action();

@@ -32,7 +32,17 @@ const SERVICE_BUS_CODES: Record<ServiceBusError['code'], QueueErrorKind> = {
   UnauthorizedAccess: 'AUTH_FAILED',
 };
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EPROTO']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EPROTO',
+]);
 
 function kindOf(error: unknown): { kind: QueueErrorKind; retryable?: boolean } {
   if (isServiceBusError(error)) {
@@ -45,12 +55,14 @@ function kindOf(error: unknown): { kind: QueueErrorKind; retryable?: boolean } {
   const code = typeof e?.code === 'string' ? e.code : '';
   if (name === 'MessagingError') {
     // core-amqp's base error (a socket that cannot connect arrives as one, with `syscall` set).
-    if (typeof e.syscall === 'string' || NETWORK_CODES.has(String(e.message ?? '').split(':')[0] ?? '')) return { kind: 'UNAVAILABLE', retryable: true };
+    if (typeof e.syscall === 'string' || NETWORK_CODES.has(String(e.message ?? '').split(':')[0] ?? ''))
+      return { kind: 'UNAVAILABLE', retryable: true };
     const known = SERVICE_BUS_CODES[code as ServiceBusError['code']];
     if (known) return { kind: known };
     return e.retryable === true ? { kind: 'UNAVAILABLE' } : { kind: 'INTERNAL' };
   }
-  if (name === 'CredentialUnavailableError' || name === 'AuthenticationError' || name === 'AggregateAuthenticationError') return { kind: 'AUTH_FAILED' };
+  if (name === 'CredentialUnavailableError' || name === 'AuthenticationError' || name === 'AggregateAuthenticationError')
+    return { kind: 'AUTH_FAILED' };
   if (name === 'AbortError' || name === 'OperationTimeoutError' || code === 'TIMEOUT') return { kind: 'TIMEOUT' };
   if (typeof e?.statusCode === 'number') {
     // The administration client (ATOM over HTTPS).
@@ -75,11 +87,16 @@ function innermost(error: unknown): unknown {
 export function translateServiceBusError(error: unknown, what: string, queue: string): QueueError {
   if (isQueueError(error)) return error as QueueError;
   const inner = innermost(error);
-  if (isSurgeError(inner) && inner.code === 'TIMEOUT') return new QueueError('TIMEOUT', `${what} on queue ${queue}: ${inner.message}`, { queue, cause: inner });
+  if (isSurgeError(inner) && inner.code === 'TIMEOUT')
+    return new QueueError('TIMEOUT', `${what} on queue ${queue}: ${inner.message}`, { queue, cause: inner });
   const { kind, retryable } = kindOf(inner);
   const detail = redact(inner instanceof Error ? inner.message || inner.name : String(inner));
   const code = isServiceBusError(inner) ? ` [${inner.code}]` : '';
   // The cause is kept for stack traces, but only after its message is redacted too.
   if (inner instanceof Error) inner.message = redact(inner.message);
-  return new QueueError(kind, `${what} on queue ${queue} failed${code}: ${detail}`, { queue, cause: inner, ...(retryable === undefined ? {} : { retryable }) });
+  return new QueueError(kind, `${what} on queue ${queue} failed${code}: ${detail}`, {
+    queue,
+    cause: inner,
+    ...(retryable === undefined ? {} : { retryable }),
+  });
 }

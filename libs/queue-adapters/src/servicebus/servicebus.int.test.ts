@@ -10,8 +10,9 @@ import { request } from 'node:http';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceBusAdministrationClient } from '@azure/service-bus';
-import { runQueueContractSuite, startServiceBusPeer, startServiceBusPeerProcess, type ServiceBusPeer } from '@surge/testing';
+import { ServiceBusAdministrationClient, ServiceBusClient } from '@azure/service-bus';
+import { runQueueContractSuite } from '@surge/queue-adapters/testing';
+import { startServiceBusPeer, startServiceBusPeerProcess, waitUntil, type ServiceBusPeer } from '@surge/testing';
 import type { ServiceBusQueueConfig } from '../config.ts';
 import { isQueueError, type QueueError } from '../errors.ts';
 import { ServiceBusQueueClient } from './servicebus-client.ts';
@@ -47,13 +48,21 @@ describe('servicebus adapter specifics (protocol peer)', () => {
   let peer: ServiceBusPeer;
   const open: ServiceBusQueueClient[] = [];
   beforeAll(async () => {
-    peer = await startServiceBusPeer({ lockDurationMs: LOCK_MS, maxDeliveryCount: 10, queues: { forbidden: {} }, authorize: (audience) => !audience.endsWith('/forbidden') });
+    peer = await startServiceBusPeer({
+      lockDurationMs: LOCK_MS,
+      maxDeliveryCount: 10,
+      queues: { forbidden: {} },
+      authorize: (audience) => !audience.endsWith('/forbidden'),
+    });
   });
   afterAll(async () => {
     await Promise.allSettled(open.map((c) => c.close()));
     await peer.close();
   });
-  async function client(queue = `sb-${randomUUID().slice(0, 8)}`, overrides: Partial<ServiceBusQueueConfig> = {}): Promise<ServiceBusQueueClient> {
+  async function client(
+    queue = `sb-${randomUUID().slice(0, 8)}`,
+    overrides: Partial<ServiceBusQueueConfig> = {},
+  ): Promise<ServiceBusQueueClient> {
     const c = await ServiceBusQueueClient.connect(config(peer.connectionString, queue, overrides), { closeTimeoutMs: 2_000 });
     open.push(c);
     return c;
@@ -62,7 +71,13 @@ describe('servicebus adapter specifics (protocol peer)', () => {
   it('sends with the contract id as message id and properties as application properties, split at the size limit', async () => {
     const c = await client();
     const big = Buffer.alloc(100_000, 120);
-    await c.send(Array.from({ length: 5 }, (_, i) => ({ id: `id-${i}`, body: big, properties: { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`, seq: String(i) } })));
+    await c.send(
+      Array.from({ length: 5 }, (_, i) => ({
+        id: `id-${i}`,
+        body: big,
+        properties: { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`, seq: String(i) },
+      })),
+    );
     // 5 × 100 kB cannot go in one 256 kB batch: the adapter split it.
     expect(peer.operationCounts()['send:batch']).toBeGreaterThanOrEqual(3);
     const deliveries = await c.receive(5, 5_000);
@@ -72,6 +87,22 @@ describe('servicebus adapter specifics (protocol peer)', () => {
     expect(all[0]!.properties['traceparent']).toMatch(/^00-a{32}-b{16}-01$/);
     expect(all[0]!.body.equals(big)).toBe(true);
     for (const d of all) await d.complete();
+  });
+
+  it('marks every message content type application/json, as a receiver outside Surge (the plain SDK) sees it', async () => {
+    const queue = `sb-${randomUUID().slice(0, 8)}`;
+    const c = await client(queue);
+    await c.send([{ id: 'ct-1', body: Buffer.from('{"n":1}') }]);
+    const plain = new ServiceBusClient(peer.connectionString);
+    try {
+      const receiver = plain.createReceiver(queue, { receiveMode: 'receiveAndDelete' });
+      const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
+      expect(message?.messageId).toBe('ct-1');
+      expect(message?.contentType).toBe('application/json');
+      await receiver.close();
+    } finally {
+      await plain.close();
+    }
   });
 
   it('a message larger than the broker allows is MESSAGE_TOO_LARGE, not retryable', async () => {
@@ -86,7 +117,12 @@ describe('servicebus adapter specifics (protocol peer)', () => {
     const other = await client(queue);
     await holder.send([{ id: 'long-work', body: Buffer.from('{}') }]);
     const [held] = await holder.receive(1, 5_000);
-    await new Promise((resolve) => setTimeout(resolve, LOCK_MS * 2.5));
+    const heldAt = Date.now();
+    const renewals = (): number => peer.operationCounts()['com.microsoft:renew-lock'] ?? 0;
+    const renewedBefore = renewals();
+    // Held past its first lock expiry, renewed at least twice, and still locked to the holder.
+    await waitUntil(() => Date.now() - heldAt > LOCK_MS && renewals() >= renewedBefore + 2, 'two lock renewals past the lock duration');
+    expect(peer.queue(queue).lockedCount).toBe(1);
     expect(await other.receive(1, 500)).toEqual([]);
     await held!.complete();
     expect(peer.operationCounts()['com.microsoft:renew-lock']).toBeGreaterThan(0);
@@ -98,7 +134,8 @@ describe('servicebus adapter specifics (protocol peer)', () => {
     const c = await client(queue, { maxProcessingMs: 1_000 });
     await c.send([{ id: 'too-slow', body: Buffer.from('{}') }]);
     const [first] = await c.receive(1, 5_000);
-    await new Promise((resolve) => setTimeout(resolve, LOCK_MS + 1_500));
+    // No renewal past maxProcessingMs: the peer's lock expires and the message is available again.
+    await waitUntil(() => peer.queue(queue).lockedCount === 0 && peer.queue(queue).availableCount === 1, 'the unrenewed lock to expire');
     expect(await failure(first!.complete())).toMatchObject({ code: 'QUEUE_DELIVERY_LOST', retryable: false });
     const [again] = await c.receive(1, 5_000);
     expect(again).toMatchObject({ id: 'too-slow', deliveryCount: 2 });
@@ -132,10 +169,12 @@ describe('servicebus adapter specifics (protocol peer)', () => {
     try {
       const errors: QueueError[] = [];
       // Service Bus (and the peer) answer the attach, then detach it with amqp:not-found.
-      const consumer = await c.consume(async () => undefined, { concurrency: 2, onError: (e) => errors.push(e) }).catch((e: QueueError) => {
-        errors.push(e);
-        return undefined;
-      });
+      const consumer = await c
+        .consume(async () => undefined, { concurrency: 2, onError: (e) => errors.push(e) })
+        .catch((e: QueueError) => {
+          errors.push(e);
+          return undefined;
+        });
       for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
       expect(errors[0]?.code).toBe('QUEUE_NOT_FOUND');
       expect(consumer?.attached ?? false).toBe(false);
@@ -156,7 +195,10 @@ describe('servicebus adapter specifics (protocol peer)', () => {
   }, 30_000);
 
   it('a broker that does not answer: ping fails with a retryable QueueError', async () => {
-    const dead = await ServiceBusQueueClient.connect(config('Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=x;SharedAccessKey=y;UseDevelopmentEmulator=true', 'q'), { requestTimeoutMs: 3_000, closeTimeoutMs: 1_000 });
+    const dead = await ServiceBusQueueClient.connect(
+      config('Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=x;SharedAccessKey=y;UseDevelopmentEmulator=true', 'q'),
+      { requestTimeoutMs: 3_000, closeTimeoutMs: 1_000 },
+    );
     const error = await failure(dead.ping());
     expect(error.retryable).toBe(true);
     expect(['QUEUE_UNAVAILABLE', 'QUEUE_TIMEOUT']).toContain(error.code);
@@ -220,11 +262,23 @@ if (dockerProblem) {
   const { AzureServiceBusContainer } = await import('@testcontainers/azureservicebus');
   const emulatorConfig = {
     UserConfig: {
-      Namespaces: [{ Name: 'sbemulatorns', Queues: pool.map((Name) => ({ Name, Properties: { LockDuration: 'PT5S', MaxDeliveryCount: 10, DeadLetteringOnMessageExpiration: false, RequiresSession: false } })), Topics: [] }],
+      Namespaces: [
+        {
+          Name: 'sbemulatorns',
+          Queues: pool.map((Name) => ({
+            Name,
+            Properties: { LockDuration: 'PT5S', MaxDeliveryCount: 10, DeadLetteringOnMessageExpiration: false, RequiresSession: false },
+          })),
+          Topics: [],
+        },
+      ],
       Logging: { Type: 'Console' },
     },
   };
-  const emulator = await new AzureServiceBusContainer('mcr.microsoft.com/azure-messaging/servicebus-emulator:latest').acceptLicense().withConfig(JSON.stringify(emulatorConfig)).start();
+  const emulator = await new AzureServiceBusContainer('mcr.microsoft.com/azure-messaging/servicebus-emulator:latest')
+    .acceptLicense()
+    .withConfig(JSON.stringify(emulatorConfig))
+    .start();
   afterAll(() => emulator.stop());
   let next = 0;
   runQueueContractSuite({

@@ -9,12 +9,12 @@
  */
 import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import type { WorkResult } from '@surge/contracts';
+import { silentLogger, type Logger } from '@surge/core';
 import type { BlobResultsConfig } from '../config.ts';
 import { ResultError } from '../errors.ts';
-import { silentSinkLogger } from '../factory.ts';
 import { parseResultName, resultName } from '../names.ts';
 import { checkResult, parseStoredResult } from '../result-document.ts';
-import type { ResultKey, ResultSink, SinkLogger, SinkOptions, WriteOutcome } from '../types.ts';
+import type { ResultKey, ResultSink, SinkOptions, WriteOutcome } from '../types.ts';
 import { translateBlobError } from './translate.ts';
 
 /**
@@ -29,11 +29,11 @@ export class BlobResultSink implements ResultSink {
   readonly kind = 'blob' as const;
   readonly location: string;
   private readonly container: ContainerClient;
-  private readonly logger: SinkLogger;
+  private readonly logger: Logger;
   private containerReady: Promise<void> | undefined;
   private closed = false;
 
-  private constructor(container: ContainerClient, logger: SinkLogger) {
+  private constructor(container: ContainerClient, logger: Logger) {
     this.container = container;
     this.logger = logger;
     // The client URL carries a SAS query when the connection string has one: keep only origin and path.
@@ -57,7 +57,7 @@ export class BlobResultSink implements ResultSink {
       // The SDK's parse errors may quote the connection string: say only what failed.
       throw new ResultError('AUTH_FAILED', 'the storage connection string or account URL was rejected by the SDK');
     }
-    const sink = new BlobResultSink(service.getContainerClient(config.container), options.logger ?? silentSinkLogger);
+    const sink = new BlobResultSink(service.getContainerClient(config.container), options.logger ?? silentLogger);
     await sink.ensureContainer();
     return sink;
   }

@@ -10,9 +10,15 @@ export function translateBlobError(cause: unknown, what: string): ResultError {
   const error = cause as { name?: string; statusCode?: number; code?: string; message?: string };
   const firstLine = scrub(String(error?.message ?? cause).split('\n')[0] ?? '');
   const status = error?.statusCode;
-  const detail = `${what}: ${status === undefined ? '' : `HTTP ${status} `}${error?.code ?? ''}${firstLine ? ` (${firstLine})` : ''}`.replace(/\s+/g, ' ').trim();
+  const detail = `${what}: ${status === undefined ? '' : `HTTP ${status} `}${error?.code ?? ''}${firstLine ? ` (${firstLine})` : ''}`
+    .replace(/\s+/g, ' ')
+    .trim();
   if (error?.name === 'AbortError') return new ResultError('TIMEOUT', detail, { cause });
-  if (error?.name === 'CredentialUnavailableError' || error?.name === 'AuthenticationRequiredError' || error?.name === 'AuthenticationError') {
+  if (
+    error?.name === 'CredentialUnavailableError' ||
+    error?.name === 'AuthenticationRequiredError' ||
+    error?.name === 'AuthenticationError'
+  ) {
     return new ResultError('AUTH_FAILED', detail, { cause });
   }
   if (status === undefined) return new ResultError('UNAVAILABLE', detail, { cause });

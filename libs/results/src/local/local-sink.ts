@@ -19,8 +19,19 @@
  * microseconds the event loop is held. Reads and listings stay asynchronous.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsConstants, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { access, mkdir, readdir, readFile } from 'node:fs/promises';
+import {
+  closeSync,
+  constants as fsConstants,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { access, readdir, readFile } from 'node:fs/promises';
+import { ensureDirectory } from '@surge/core';
 import path from 'node:path';
 import type { WorkResult } from '@surge/contracts';
 import type { LocalResultsConfig } from '../config.ts';
@@ -46,8 +57,9 @@ export class LocalResultSink implements ResultSink {
 
   /** Creates the folder and checks it is writable, so a misconfigured worker fails before it takes a message. */
   static async open(config: LocalResultsConfig, _options: SinkOptions = {}): Promise<LocalResultSink> {
+    // A folder that cannot be created is a ConfigError naming RESULTS_DIR (and never a start-up that hangs).
+    await ensureDirectory(config.dir, { variable: 'RESULTS_DIR' });
     try {
-      await mkdir(config.dir, { recursive: true });
       await access(config.dir, fsConstants.W_OK);
     } catch (cause) {
       throw translateFsError(cause, `cannot use the results folder ${config.dir}`);
@@ -64,7 +76,7 @@ export class LocalResultSink implements ResultSink {
     const document = JSON.stringify(result);
     try {
       if (!this.loadDirs.has(folder)) {
-        mkdirSync(folder, { recursive: true });
+        createLoadFolder(this.dir, folder);
         this.loadDirs.add(folder);
       }
       writeNew(final, document);
@@ -81,7 +93,7 @@ export class LocalResultSink implements ResultSink {
   private resolveExisting(final: string, document: string, result: WorkResult): WriteOutcome {
     const name = `${result.loadId}/${result.messageId}.json`;
     try {
-      parseStoredResult(readFileSync(final, 'utf8'), name);
+      parseStoredResult(readFileSync(final, { encoding: 'utf8', flag: fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW }), name);
       return 'duplicate';
     } catch (cause) {
       if (!(cause instanceof ResultError && cause.code === 'RESULTS_CORRUPT') && (cause as NodeJS.ErrnoException).code !== 'ENOENT') {
@@ -150,7 +162,34 @@ export class LocalResultSink implements ResultSink {
   }
 }
 
-const CREATE_NEW = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL;
+// O_NOFOLLOW: a result file planted as a link is never written through (O_EXCL already refuses to create over one).
+const CREATE_NEW = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
+
+/**
+ * Results stay inside RESULTS_DIR: a load folder must be a real folder, never a link someone
+ * planted there that would send writes elsewhere on the machine. lstat does not follow the link.
+ * RESULTS_DIR itself may be a link: that is the operator's own choice of where results go.
+ */
+function createLoadFolder(root: string, folder: string, retried = false): void {
+  try {
+    mkdirSync(folder);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !retried) {
+      // RESULTS_DIR was removed under us (an operator cleaning up): it was validated at open, so recreate it.
+      mkdirSync(root, { recursive: true });
+      return createLoadFolder(root, folder, true);
+    }
+    if (code !== 'EEXIST') throw error;
+  }
+  const info = lstatSync(folder);
+  if (info.isDirectory()) return;
+  throw new ResultError(
+    'NOT_WRITABLE',
+    `${folder} is ${info.isSymbolicLink() ? 'a symbolic link' : 'not a folder'}: results are written only inside the results folder, never through a link`,
+  );
+}
 
 /** Creates `file` (failing with EEXIST if it exists) holding `text`: `writeFileSync(file, text, { flag: 'wx' })` without its option parsing and Buffer copy, once per message. */
 function writeNew(file: string, text: string): void {
@@ -163,9 +202,12 @@ function writeNew(file: string, text: string): void {
 }
 
 function translateFsError(cause: unknown, what: string): ResultError {
+  if (cause instanceof ResultError) return cause;
   const code = (cause as NodeJS.ErrnoException).code ?? '';
   const detail = `${what}: ${(cause as Error).message}`;
-  if (['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'EEXIST'].includes(code)) return new ResultError('NOT_WRITABLE', detail, { cause });
-  if (['ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'EIO', 'EBUSY', 'EAGAIN', 'ENOENT'].includes(code)) return new ResultError('UNAVAILABLE', detail, { cause });
+  if (['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'EEXIST', 'ELOOP'].includes(code))
+    return new ResultError('NOT_WRITABLE', detail, { cause });
+  if (['ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'EIO', 'EBUSY', 'EAGAIN', 'ENOENT'].includes(code))
+    return new ResultError('UNAVAILABLE', detail, { cause });
   return new ResultError('INTERNAL', detail, { cause });
 }

@@ -8,7 +8,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace';
-import type { MessagingTracer, Tracing, TracingOptions, TracedDelivery } from './tracer.ts';
+import type { MessagingTracer, Tracing, TracingOptions, TracedDelivery } from './types.ts';
 
 const getter = {
   keys: (carrier: Readonly<Record<string, string>>) => Object.keys(carrier),
@@ -16,7 +16,9 @@ const getter = {
 };
 
 export async function startOpenTelemetry(options: TracingOptions): Promise<Tracing> {
-  const exporter = (options.spanExporter as SpanExporter | undefined) ?? new OTLPTraceExporter({ url: `${options.endpoint!.replace(/\/$/, '')}/v1/traces` });
+  const exporter =
+    (options.spanExporter as SpanExporter | undefined) ??
+    new OTLPTraceExporter({ url: `${options.endpoint!.replace(/\/$/, '')}/v1/traces` });
   // Tests read spans right away; a real exporter batches.
   const processor = options.spanExporter ? new SimpleSpanProcessor({ exporter }) : new BatchSpanProcessor({ exporter });
   const sdk = new NodeSDK({
@@ -49,7 +51,16 @@ export async function startOpenTelemetry(options: TracingOptions): Promise<Traci
       const parent = context.active();
       const batch = tracer.startSpan(
         `send ${queue}`,
-        { kind: SpanKind.PRODUCER, attributes: { ...base, 'messaging.operation.type': 'send', 'messaging.operation.name': 'send', 'messaging.destination.name': queue, 'messaging.batch.message_count': messages.length } },
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            ...base,
+            'messaging.operation.type': 'send',
+            'messaging.operation.name': 'send',
+            'messaging.destination.name': queue,
+            'messaging.batch.message_count': messages.length,
+          },
+        },
         parent,
       );
       const batchContext = trace.setSpan(parent, batch);
@@ -57,7 +68,16 @@ export async function startOpenTelemetry(options: TracingOptions): Promise<Traci
       for (const message of messages) {
         const create = tracer.startSpan(
           `create ${queue}`,
-          { kind: SpanKind.PRODUCER, attributes: { ...base, 'messaging.operation.type': 'create', 'messaging.operation.name': 'create', 'messaging.destination.name': queue, 'messaging.message.id': message.id } },
+          {
+            kind: SpanKind.PRODUCER,
+            attributes: {
+              ...base,
+              'messaging.operation.type': 'create',
+              'messaging.operation.name': 'create',
+              'messaging.destination.name': queue,
+              'messaging.message.id': message.id,
+            },
+          },
           batchContext,
         );
         const carrier: Record<string, string> = {};
@@ -68,7 +88,15 @@ export async function startOpenTelemetry(options: TracingOptions): Promise<Traci
       return inSpan(batch, parent, () => send((id) => carriers.get(id) ?? {}));
     },
     receive(queue, receive) {
-      const span = tracer.startSpan(`receive ${queue}`, { kind: SpanKind.CLIENT, attributes: { ...base, 'messaging.operation.type': 'receive', 'messaging.operation.name': 'receive', 'messaging.destination.name': queue } });
+      const span = tracer.startSpan(`receive ${queue}`, {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          ...base,
+          'messaging.operation.type': 'receive',
+          'messaging.operation.name': 'receive',
+          'messaging.destination.name': queue,
+        },
+      });
       return inSpan(span, context.active(), receive);
     },
     process(delivery: TracedDelivery, work) {

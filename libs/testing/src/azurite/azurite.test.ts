@@ -12,7 +12,19 @@ import { portAnswers } from '../rabbitmq/ports.ts';
 
 function result(loadId: string, overrides: Partial<WorkResult> = {}): WorkResult {
   const now = new Date().toISOString();
-  return { version: 1, messageId: randomUUID(), loadId, seq: 3, worker: { kind: 'deployment', instance: 'w-1' }, deliveryAttempt: 1, enqueuedAt: now, startedAt: now, finishedAt: now, outcome: 'succeeded', ...overrides };
+  return {
+    version: 1,
+    messageId: randomUUID(),
+    loadId,
+    seq: 3,
+    worker: { kind: 'deployment', instance: 'w-1' },
+    deliveryAttempt: 1,
+    enqueuedAt: now,
+    startedAt: now,
+    finishedAt: now,
+    outcome: 'succeeded',
+    ...overrides,
+  };
 }
 
 describe('Azurite harness and blob result sink', () => {
@@ -36,7 +48,9 @@ describe('Azurite harness and blob result sink', () => {
     const r = result('load-blob');
     expect(await sink.writeIfAbsent(r)).toBe('written');
     // Read back with the raw SDK: the name and content are what other tools (and KEDA reports) see.
-    const blob = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(container).getBlobClient(`load-blob/${r.messageId}.json`);
+    const blob = BlobServiceClient.fromConnectionString(azurite.connectionString)
+      .getContainerClient(container)
+      .getBlobClient(`load-blob/${r.messageId}.json`);
     const properties = await blob.getProperties();
     expect(properties.contentType).toBe('application/json');
     expect(JSON.parse((await blob.downloadToBuffer()).toString('utf8'))).toEqual(r);
@@ -65,9 +79,12 @@ describe('Azurite harness and blob result sink', () => {
 
   it('fails with a typed retryable error when the store is unreachable, without leaking the key', async () => {
     const key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-    const error = await createResultSink({ kind: 'blob', connectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${key};BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;`, accountUrl: undefined, container: 'nowhere' }).catch(
-      (e: unknown) => e,
-    );
+    const error = await createResultSink({
+      kind: 'blob',
+      connectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${key};BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;`,
+      accountUrl: undefined,
+      container: 'nowhere',
+    }).catch((e: unknown) => e);
     expect(isResultError(error) && error.code).toBe('RESULTS_UNAVAILABLE');
     expect(isResultError(error) && error.retryable).toBe(true);
     expect(String((error as Error).message)).not.toContain(key);

@@ -59,7 +59,18 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
     const dir = mkdtempSync(path.join(os.tmpdir(), 'surge-azurite-'));
     const child = spawn(
       process.execPath,
-      [blobMainScript(), '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', dir, '--silent', '--skipApiVersionCheck', '--loose'],
+      [
+        blobMainScript(),
+        '--blobHost',
+        '127.0.0.1',
+        '--blobPort',
+        String(port),
+        '--location',
+        dir,
+        '--silent',
+        '--skipApiVersionCheck',
+        '--loose',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -77,7 +88,9 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
       if (await portAnswers(port)) return instance(child, port, dir);
       await sleep(100);
     }
-    lastError = exited ? `azurite exited: ${stderr.trim() || 'no output'}` : `azurite did not answer on 127.0.0.1:${port} within ${budget} ms`;
+    lastError = exited
+      ? `azurite exited: ${stderr.trim() || 'no output'}`
+      : `azurite did not answer on 127.0.0.1:${port} within ${budget} ms`;
     await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
   }

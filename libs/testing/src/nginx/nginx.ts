@@ -82,7 +82,10 @@ http {
 
 export async function startNginx(options: StartNginxOptions = {}): Promise<NginxInstance> {
   const binary = findNginx();
-  if (!binary) throw new Error('nginx for tests: install it (`apt-get install -y nginx-light`; only the binary is used, the system service stays off)');
+  if (!binary)
+    throw new Error(
+      'nginx for tests: install it (`apt-get install -y nginx-light`; only the binary is used, the system service stays off)',
+    );
   const statusPath = options.statusPath ?? '/stub_status';
   const startTimeoutMs = options.startTimeoutMs ?? 15_000;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'surge-nginx-'));

@@ -1,1 +1,8 @@
-export { startPrometheus, type PrometheusInstance, type PromQueryResponse, type PromSample, type ScrapeTarget, type StartPrometheusOptions } from './prometheus.ts';
+export {
+  startPrometheus,
+  type PrometheusInstance,
+  type PromQueryResponse,
+  type PromSample,
+  type ScrapeTarget,
+  type StartPrometheusOptions,
+} from './prometheus.ts';

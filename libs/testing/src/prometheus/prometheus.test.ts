@@ -6,9 +6,14 @@ import { startPrometheus } from './prometheus.ts';
 
 describe('startPrometheus', () => {
   it('scrapes a loopback target and answers instant queries, then stops', async () => {
-    const target = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('# TYPE demo_value gauge\ndemo_value{kind="a"} 3\ndemo_value{kind="b"} 4\n'));
+    const target = createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('# TYPE demo_value gauge\ndemo_value{kind="a"} 3\ndemo_value{kind="b"} 4\n'),
+    );
     await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-    const prometheus = await startPrometheus({ targets: [{ job: 'demo', target: `127.0.0.1:${(target.address() as AddressInfo).port}` }], scrapeIntervalMs: 500 });
+    const prometheus = await startPrometheus({
+      targets: [{ job: 'demo', target: `127.0.0.1:${(target.address() as AddressInfo).port}` }],
+      scrapeIntervalMs: 500,
+    });
     try {
       const [sum] = await prometheus.waitFor('sum(demo_value)', (r) => r.length === 1);
       expect(sum!.value[1]).toBe('7');

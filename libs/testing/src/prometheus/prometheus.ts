@@ -63,14 +63,20 @@ function configYaml(targets: readonly ScrapeTarget[], intervalMs: number): strin
   }
   const interval = `${intervalMs}ms`;
   const jobs = targets
-    .map((t) => `  - job_name: ${JSON.stringify(t.job)}\n    metrics_path: ${JSON.stringify(t.metricsPath ?? '/metrics')}\n    static_configs:\n      - targets: [${JSON.stringify(t.target)}]`)
+    .map(
+      (t) =>
+        `  - job_name: ${JSON.stringify(t.job)}\n    metrics_path: ${JSON.stringify(t.metricsPath ?? '/metrics')}\n    static_configs:\n      - targets: [${JSON.stringify(t.target)}]`,
+    )
     .join('\n');
   return `global:\n  scrape_interval: ${interval}\n  scrape_timeout: ${interval}\n  evaluation_interval: ${interval}\nscrape_configs:\n${jobs}\n`;
 }
 
 export async function startPrometheus(options: StartPrometheusOptions): Promise<PrometheusInstance> {
   const binary = findPrometheus();
-  if (!binary) throw new Error('Prometheus for tests: install it (`apt-get install -y prometheus`; only the binary is used, the system service stays off)');
+  if (!binary)
+    throw new Error(
+      'Prometheus for tests: install it (`apt-get install -y prometheus`; only the binary is used, the system service stays off)',
+    );
   const intervalMs = options.scrapeIntervalMs ?? 1_000;
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
   const yaml = configYaml(options.targets, intervalMs);
@@ -155,7 +161,10 @@ class PrivatePrometheus implements PrometheusInstance {
       last = await this.query(promql);
       const result = last.data?.result ?? [];
       if (last.status === 'success' && accept(result)) return result;
-      if (Date.now() > deadline) throw new Error(`Prometheus query ${promql} did not reach the expected result within ${timeoutMs} ms; last answer: ${JSON.stringify(last).slice(0, 500)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `Prometheus query ${promql} did not reach the expected result within ${timeoutMs} ms; last answer: ${JSON.stringify(last).slice(0, 500)}`,
+        );
       await sleep(200);
     }
   }

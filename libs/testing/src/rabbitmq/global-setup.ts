@@ -31,6 +31,6 @@ export async function providedRabbitMq(): Promise<ProvidedRabbitMq> {
   // Imported lazily so that importing @surge/testing outside vitest (bench/) does not load vitest.
   const { inject } = await import('vitest');
   const provided = inject('surgeRabbitMq');
-  if (!provided) throw new Error('no RabbitMQ provided: add rabbitMqGlobalSetup to this project\'s vitest globalSetup');
+  if (!provided) throw new Error("no RabbitMQ provided: add rabbitMqGlobalSetup to this project's vitest globalSetup");
   return provided;
 }

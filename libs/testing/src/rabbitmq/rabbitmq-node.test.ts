@@ -41,7 +41,9 @@ describe('startRabbitMq', () => {
       await model.close();
 
       const overview = await fetch(`${new URL(node.managementUrl!).origin}/api/overview`, {
-        headers: { authorization: `Basic ${Buffer.from(`${new URL(node.managementUrl!).username}:${new URL(node.managementUrl!).password}`).toString('base64')}` },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${new URL(node.managementUrl!).username}:${new URL(node.managementUrl!).password}`).toString('base64')}`,
+        },
       });
       expect(overview.status).toBe(200);
       expect(((await overview.json()) as { node: string }).node).toBe(node.nodeName);
@@ -61,8 +63,15 @@ describe('startRabbitMq', () => {
   }, 180_000);
 
   it('uses RABBITMQ_URL when set, without starting anything', async () => {
-    const broker = await startRabbitMq({ env: { RABBITMQ_URL: 'amqp://u:p@127.0.0.1:5999/', RABBITMQ_MANAGEMENT_URL: 'http://u:p@127.0.0.1:15999' } });
-    expect(broker).toMatchObject({ source: 'env', url: 'amqp://u:p@127.0.0.1:5999/', managementUrl: 'http://u:p@127.0.0.1:15999', controllable: false });
+    const broker = await startRabbitMq({
+      env: { RABBITMQ_URL: 'amqp://u:p@127.0.0.1:5999/', RABBITMQ_MANAGEMENT_URL: 'http://u:p@127.0.0.1:15999' },
+    });
+    expect(broker).toMatchObject({
+      source: 'env',
+      url: 'amqp://u:p@127.0.0.1:5999/',
+      managementUrl: 'http://u:p@127.0.0.1:15999',
+      controllable: false,
+    });
     await expect(broker.stopBroker()).rejects.toThrow(/private node/);
     await broker.stop();
   });

@@ -73,7 +73,8 @@ export async function startRabbitMq(options: StartRabbitMqOptions = {}): Promise
 }
 
 function externalBroker(url: string, managementUrl: string | undefined): RabbitMqInstance {
-  const notControllable = () => Promise.reject(new Error('broker faults need a private node: unset RABBITMQ_URL to let the harness start one'));
+  const notControllable = () =>
+    Promise.reject(new Error('broker faults need a private node: unset RABBITMQ_URL to let the harness start one'));
   return {
     source: 'env',
     url,
@@ -97,7 +98,11 @@ interface ServerScripts {
 function findServerScripts(): ServerScripts | undefined {
   const candidates: string[] = [];
   if (fs.existsSync(RABBITMQ_LIB)) {
-    for (const dir of fs.readdirSync(RABBITMQ_LIB).filter((d) => d.startsWith('rabbitmq_server-')).sort().reverse()) {
+    for (const dir of fs
+      .readdirSync(RABBITMQ_LIB)
+      .filter((d) => d.startsWith('rabbitmq_server-'))
+      .sort()
+      .reverse()) {
       candidates.push(path.join(RABBITMQ_LIB, dir, 'sbin'));
     }
   }
@@ -120,7 +125,9 @@ async function startContainer(): Promise<RabbitMqInstance> {
     const { RabbitMQContainer } = await import('@testcontainers/rabbitmq');
     container = await new RabbitMQContainer('rabbitmq:3.13-management-alpine').start();
   } catch (error) {
-    throw new RabbitMqUnavailableError(`Docker did not start a RabbitMQ container: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    throw new RabbitMqUnavailableError(
+      `Docker did not start a RabbitMQ container: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+    );
   }
   const notControllable = () => Promise.reject(new Error('broker faults need a private node (install rabbitmq-server)'));
   const host = container.getHost() === 'localhost' ? '127.0.0.1' : container.getHost();
@@ -336,7 +343,10 @@ class PrivateNode implements RabbitMqInstance {
     const deadline = Date.now() + this.#startTimeoutMs;
     for (;;) {
       if (exited(server)) throw new Error(`RabbitMQ node ${this.nodeName} exited during start-up; last log lines:\n${this.#logTail()}`);
-      if (Date.now() > deadline) throw new Error(`RabbitMQ node ${this.nodeName} did not answer within ${this.#startTimeoutMs} ms; last log lines:\n${this.#logTail()}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `RabbitMQ node ${this.nodeName} did not answer within ${this.#startTimeoutMs} ms; last log lines:\n${this.#logTail()}`,
+        );
       if ((await portAnswers(this.#ports.amqp)) && (await this.#managementAnswers())) return;
       await sleep(200);
     }
@@ -359,7 +369,13 @@ class PrivateNode implements RabbitMqInstance {
     const lines: string[] = [];
     for (const file of ['console.log', `${this.nodeName}.log`]) {
       try {
-        lines.push(...fs.readFileSync(path.join(this.dir, 'log', file), 'utf8').trim().split('\n').slice(-15));
+        lines.push(
+          ...fs
+            .readFileSync(path.join(this.dir, 'log', file), 'utf8')
+            .trim()
+            .split('\n')
+            .slice(-15),
+        );
       } catch {
         // not written yet
       }

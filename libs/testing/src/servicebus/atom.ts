@@ -65,19 +65,35 @@ export function queueEntryXml(queue: PeerQueue, url: string): string {
  * Serves `GET /<queue>` with the queue's entry. Anything else is 404 with an empty feed-less body,
  * which the SDK reports as an error: the peer does not create or list entities over ATOM.
  */
-export function handleAtomRequest(request: IncomingMessage, response: ServerResponse, resolveQueue: (name: string) => PeerQueue | undefined, authorize: () => boolean): void {
+export function handleAtomRequest(
+  request: IncomingMessage,
+  response: ServerResponse,
+  resolveQueue: (name: string) => PeerQueue | undefined,
+  authorize: () => boolean,
+): void {
   const url = new URL(request.url ?? '/', 'http://peer');
   const name = decodeURIComponent(url.pathname.replace(/^\/+/, '').replace(/\/+$/, ''));
   request.resume();
   if (!authorize()) {
-    response.writeHead(401, { 'content-type': 'application/xml' }).end('<Error><Code>401</Code><Detail>Unauthorized (surge peer)</Detail></Error>');
+    response
+      .writeHead(401, { 'content-type': 'application/xml' })
+      .end('<Error><Code>401</Code><Detail>Unauthorized (surge peer)</Detail></Error>');
     return;
   }
   const queue = request.method === 'GET' && name && !name.startsWith('$') ? resolveQueue(name) : undefined;
   if (!queue) {
-    response.writeHead(404, { 'content-type': 'application/xml' }).end(`<Error><Code>404</Code><Detail>Not modelled by the surge Service Bus peer: ${xmlEscape(request.method ?? '')} ${xmlEscape(url.pathname)}</Detail></Error>`);
+    response
+      .writeHead(404, { 'content-type': 'application/xml' })
+      .end(
+        `<Error><Code>404</Code><Detail>Not modelled by the surge Service Bus peer: ${xmlEscape(request.method ?? '')} ${xmlEscape(url.pathname)}</Detail></Error>`,
+      );
     return;
   }
-  const body = queueEntryXml(queue, `https://${request.headers.host ?? 'peer'}${url.pathname}?api-version=${url.searchParams.get('api-version') ?? ''}`);
-  response.writeHead(200, { 'content-type': 'application/atom+xml;type=entry;charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body);
+  const body = queueEntryXml(
+    queue,
+    `https://${request.headers.host ?? 'peer'}${url.pathname}?api-version=${url.searchParams.get('api-version') ?? ''}`,
+  );
+  response
+    .writeHead(200, { 'content-type': 'application/atom+xml;type=entry;charset=utf-8', 'content-length': Buffer.byteLength(body) })
+    .end(body);
 }

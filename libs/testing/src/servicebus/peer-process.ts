@@ -32,6 +32,9 @@ process.on('message', (request: Request) => {
     return;
   }
   const queue = peer.queue(request.queue ?? '');
-  process.send?.({ id: request.id, stats: { active: queue.activeCount, available: queue.availableCount, locked: queue.lockedCount, deadLettered: queue.deadLetterCount } });
+  process.send?.({
+    id: request.id,
+    stats: { active: queue.activeCount, available: queue.availableCount, locked: queue.lockedCount, deadLettered: queue.deadLetterCount },
+  });
 });
 process.send?.({ ready: true, port: peer.port });

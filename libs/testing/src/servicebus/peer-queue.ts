@@ -89,7 +89,9 @@ export class PeerQueue {
     this.settings = settings;
     this.nextSequence = options.sequence ?? { value: 1 };
     // The dead-letter queue keeps the sequence numbers of the messages it receives.
-    this.deadLetterQueue = options.deadLetter ? undefined : new PeerQueue(`${name}/$DeadLetterQueue`, settings, { deadLetter: true, sequence: this.nextSequence });
+    this.deadLetterQueue = options.deadLetter
+      ? undefined
+      : new PeerQueue(`${name}/$DeadLetterQueue`, settings, { deadLetter: true, sequence: this.nextSequence });
   }
 
   /** Messages waiting to be delivered plus messages under a lock (what Service Bus counts as active). */
@@ -165,7 +167,12 @@ export class PeerQueue {
     return 'ok';
   }
 
-  deadLetter(token: Buffer, reason: string | undefined, description: string | undefined, properties?: Record<string, unknown>): SettleResult {
+  deadLetter(
+    token: Buffer,
+    reason: string | undefined,
+    description: string | undefined,
+    properties?: Record<string, unknown>,
+  ): SettleResult {
     const held = this.release(token);
     if (!held) return 'lock-lost';
     this.moveToDeadLetter(held.stored, reason, description, properties);
@@ -256,7 +263,11 @@ export class PeerQueue {
 
   private requeueOrDeadLetter(stored: StoredMessage): void {
     if (this.deadLetterQueue && stored.deliveries >= this.settings.maxDeliveryCount) {
-      this.moveToDeadLetter(stored, MAX_DELIVERY_COUNT_REASON, `Message could not be consumed after ${stored.deliveries} delivery attempts.`);
+      this.moveToDeadLetter(
+        stored,
+        MAX_DELIVERY_COUNT_REASON,
+        `Message could not be consumed after ${stored.deliveries} delivery attempts.`,
+      );
       return;
     }
     // Back in sequence order: Service Bus hands the oldest available message out first.
@@ -267,7 +278,12 @@ export class PeerQueue {
     this.pump();
   }
 
-  private moveToDeadLetter(stored: StoredMessage, reason: string | undefined, description: string | undefined, properties?: Record<string, unknown>): void {
+  private moveToDeadLetter(
+    stored: StoredMessage,
+    reason: string | undefined,
+    description: string | undefined,
+    properties?: Record<string, unknown>,
+  ): void {
     const dlq = this.deadLetterQueue;
     if (!dlq) {
       // Dead-lettering from the dead-letter queue is not modelled: the message goes back.

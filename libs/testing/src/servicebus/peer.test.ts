@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceBusAdministrationClient, ServiceBusClient, isServiceBusError, type ServiceBusReceivedMessage } from '@azure/service-bus';
 import { MAX_DELIVERY_COUNT_REASON } from './peer-queue.ts';
+import { waitUntil } from '../wait/index.ts';
 import { startServiceBusPeer, type ServiceBusPeer } from './peer.ts';
 
 const LOCK_MS = 1_000;
@@ -28,7 +29,8 @@ function queueName(): string {
 async function sendBodies(queue: string, bodies: string[]): Promise<void> {
   const sender = client.createSender(queue);
   const batch = await sender.createMessageBatch();
-  for (const [i, body] of bodies.entries()) expect(batch.tryAddMessage({ body: Buffer.from(body), messageId: `m${i}`, applicationProperties: { i } })).toBe(true);
+  for (const [i, body] of bodies.entries())
+    expect(batch.tryAddMessage({ body: Buffer.from(body), messageId: `m${i}`, applicationProperties: { i } })).toBe(true);
   await sender.sendMessages(batch);
   await sender.close();
 }
@@ -39,10 +41,6 @@ async function expectError(promise: Promise<unknown>, code: string): Promise<voi
     (e: unknown) => e,
   );
   expect(isServiceBusError(error) ? error.code : error).toBe(code);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 describe('Service Bus peer with the real SDK', () => {
@@ -72,7 +70,7 @@ describe('Service Bus peer with the real SDK', () => {
     await receiver.close();
   });
 
-  it('a receiver settles more deliveries than rhea\'s 2048-slot session buffer holds', async () => {
+  it("a receiver settles more deliveries than rhea's 2048-slot session buffer holds", async () => {
     const queue = queueName();
     const sender = client.createSender(queue);
     for (let i = 0; i < 5; i++) {
@@ -128,7 +126,7 @@ describe('Service Bus peer with the real SDK', () => {
     await sendBodies(queue, ['y']);
     const receiver = client.createReceiver(queue, { maxAutoLockRenewalDurationInMs: 0 });
     const [stale] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
-    await sleep(LOCK_MS + 300);
+    await waitUntil(() => peer.queue(queue).lockedCount === 0, 'the lock to expire');
     await expectError(receiver.completeMessage(stale!), 'MessageLockLost');
     const [again] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
     expect(again!.deliveryCount).toBe(1);
@@ -150,10 +148,12 @@ describe('Service Bus peer with the real SDK', () => {
     await sendBodies(queue, ['z']);
     const receiver = client.createReceiver(queue, { maxAutoLockRenewalDurationInMs: 0 });
     const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
+    // Renew each time the lock is half spent, four times: two lock durations past the first expiry.
+    let lockedUntil = message!.lockedUntilUtc!.getTime();
     for (let i = 0; i < 4; i++) {
-      await sleep(LOCK_MS / 2);
-      const until = await receiver.renewMessageLock(message!);
-      expect(until.getTime()).toBeGreaterThan(Date.now());
+      await waitUntil(() => Date.now() >= lockedUntil - LOCK_MS / 2, 'the lock to be half spent');
+      lockedUntil = (await receiver.renewMessageLock(message!)).getTime();
+      expect(lockedUntil).toBeGreaterThan(Date.now());
     }
     expect(peer.queue(queue).lockedCount).toBe(1);
     await receiver.completeMessage(message!);
@@ -167,12 +167,17 @@ describe('Service Bus peer with the real SDK', () => {
     const own = new ServiceBusClient(peer.connectionString);
     const receiver = own.createReceiver(queue, { maxAutoLockRenewalDurationInMs: 60_000 });
     const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
-    await sleep(LOCK_MS * 2.5);
+    const heldAt = Date.now();
+    const renewals = (): number => peer.operationCounts()['com.microsoft:renew-lock'] ?? 0;
+    const renewedBefore = renewals();
+    await waitUntil(() => Date.now() - heldAt > LOCK_MS && renewals() >= renewedBefore + 2, 'two SDK renewals past the lock duration');
     expect(peer.queue(queue).lockedCount).toBe(1);
     // Cut the connection: the receive link is gone, so the SDK settles with update-disposition on a new connection.
     expect(peer.operationCounts()['com.microsoft:renew-lock']).toBeGreaterThan(0);
     peer.dropConnections();
-    await sleep(100);
+    // The SDK learns of the cut from its socket's close event, which nothing on the peer's side shows:
+    // a short pause lets that event arrive before the settle.
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const before = peer.operationCounts()['com.microsoft:update-disposition'] ?? 0;
     await receiver.completeMessage(message as ServiceBusReceivedMessage);
     expect(peer.operationCounts()['com.microsoft:update-disposition']).toBe(before + 1);
@@ -210,7 +215,11 @@ describe('Service Bus peer with the real SDK', () => {
     await receiver.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
     const admin = new ServiceBusAdministrationClient(peer.connectionString);
     // What the adapter does for UseDevelopmentEmulator=true (the SDK 7.9.5 admin client always uses https).
-    admin.pipeline.addPolicy({ name: 'http', sendRequest: (request, next) => next(Object.assign(request, { url: request.url.replace(/^https:/, 'http:'), allowInsecureConnection: true })) });
+    admin.pipeline.addPolicy({
+      name: 'http',
+      sendRequest: (request, next) =>
+        next(Object.assign(request, { url: request.url.replace(/^https:/, 'http:'), allowInsecureConnection: true })),
+    });
     const properties = await admin.getQueueRuntimeProperties(queue);
     expect(properties).toMatchObject({ name: queue, activeMessageCount: 1, deadLetterMessageCount: 1 });
     const description = await admin.getQueue(queue);
@@ -219,7 +228,11 @@ describe('Service Bus peer with the real SDK', () => {
   });
 
   it('refuses unknown entities and unauthorised tokens the way Service Bus does', async () => {
-    const strict = await startServiceBusPeer({ autoCreateQueues: false, queues: { known: {} }, authorize: (audience) => !audience.endsWith('/forbidden') });
+    const strict = await startServiceBusPeer({
+      autoCreateQueues: false,
+      queues: { known: {} },
+      authorize: (audience) => !audience.endsWith('/forbidden'),
+    });
     const own = new ServiceBusClient(strict.connectionString, { retryOptions: { maxRetries: 0, timeoutInMs: 5_000 } });
     try {
       await expectError(own.createSender('missing').sendMessages({ body: 'x' }), 'MessagingEntityNotFound');

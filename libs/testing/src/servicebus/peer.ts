@@ -12,13 +12,21 @@ import { fileURLToPath } from 'node:url';
 import rhea from 'rhea';
 import type { Connection, Container, Delivery, EventContext, Message, Receiver, Sender } from 'rhea';
 import { handleAtomRequest } from './atom.ts';
-import { PeerQueue, type LockInfo, type PeerConsumer, type PeerQueueSettings, type SettleResult, type StoredMessage } from './peer-queue.ts';
+import {
+  PeerQueue,
+  type LockInfo,
+  type PeerConsumer,
+  type PeerQueueSettings,
+  type SettleResult,
+  type StoredMessage,
+} from './peer-queue.ts';
 
 /** `message_format` of a batch built by `createMessageBatch`: one transfer whose data sections are whole messages. */
 export const BATCH_MESSAGE_FORMAT = 0x80013700;
 const DEAD_LETTER_CONDITION = 'com.microsoft:dead-letter';
 const LOCK_LOST_CONDITION = 'com.microsoft:message-lock-lost';
-const LOCK_LOST_DESCRIPTION = 'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.';
+const LOCK_LOST_DESCRIPTION =
+  'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.';
 const DEAD_LETTER_SUFFIX = '/$deadletterqueue';
 const MANAGEMENT_SUFFIX = '/$management';
 
@@ -204,10 +212,19 @@ class Peer implements ServiceBusPeer {
   constructor(options: ServiceBusPeerOptions) {
     this.options = options;
     // Outcomes are applied by hand: accepted only after the message is stored; modified is not released.
-    this.container = rhea.create_container({ id: `surge-servicebus-peer-${randomUUID()}`, autoaccept: false, treat_modified_as_released: false } as never);
+    this.container = rhea.create_container({
+      id: `surge-servicebus-peer-${randomUUID()}`,
+      autoaccept: false,
+      treat_modified_as_released: false,
+    } as never);
     this.httpServer = http.createServer((req, res) => {
       this.count(`atom:${req.method ?? ''}`);
-      handleAtomRequest(req, res, (name) => this.findQueue(name), () => this.authorized('atom'));
+      handleAtomRequest(
+        req,
+        res,
+        (name) => this.findQueue(name),
+        () => this.authorized('atom'),
+      );
     });
     this.wire();
   }
@@ -392,7 +409,8 @@ class Peer implements ServiceBusPeer {
       const queue = this.findQueue(address);
       if (!queue || queue.deadLetterQueue === undefined) return this.refuse(receiver, address);
       // Without max_message_size the SDK sizes batches at 0 bytes.
-      (receiver as unknown as { local: { attach: { max_message_size: number } } }).local.attach.max_message_size = this.options.maxMessageSize ?? 262_144;
+      (receiver as unknown as { local: { attach: { max_message_size: number } } }).local.attach.max_message_size =
+        this.options.maxMessageSize ?? 262_144;
       this.roles.set(receiver, { kind: 'entity-in', queue });
     }
     void this.state(connection);
@@ -454,11 +472,19 @@ class Peer implements ServiceBusPeer {
       const audience = String(request.application_properties?.['name'] ?? '');
       const ok = request.application_properties?.['operation'] === 'put-token' && this.authorized(audience);
       this.count('put-token');
-      reply(ok ? { 'status-code': 202, 'status-description': 'Accepted' } : { 'status-code': 401, 'status-description': 'Unauthorized (surge peer)' });
+      reply(
+        ok
+          ? { 'status-code': 202, 'status-description': 'Accepted' }
+          : { 'status-code': 401, 'status-description': 'Unauthorized (surge peer)' },
+      );
       return;
     }
     if (role.kind === 'management') {
-      const result = this.manage(role.queue, String(request.application_properties?.['operation'] ?? ''), (request.body ?? {}) as Record<string, unknown>);
+      const result = this.manage(
+        role.queue,
+        String(request.application_properties?.['operation'] ?? ''),
+        (request.body ?? {}) as Record<string, unknown>,
+      );
       const properties: Record<string, unknown> = { statusCode: result.status, statusDescription: result.description ?? '' };
       if (result.condition) properties['error-condition'] = result.condition;
       reply(properties, result.body);
@@ -484,10 +510,17 @@ class Peer implements ServiceBusPeer {
         for (const token of lockTokens(queue, body)) {
           let result: SettleResult;
           if (status === 'completed') result = queue.complete(token);
-          else if (status === 'abandoned') result = queue.abandon(token, body['properties-to-modify'] as Record<string, unknown> | undefined);
+          else if (status === 'abandoned')
+            result = queue.abandon(token, body['properties-to-modify'] as Record<string, unknown> | undefined);
           else if (status === 'suspended') {
-            result = queue.deadLetter(token, stringOrUndefined(body['deadletter-reason']), stringOrUndefined(body['deadletter-description']), body['properties-to-modify'] as Record<string, unknown> | undefined);
-          } else return { status: 501, condition: 'amqp:not-implemented', description: `disposition ${status} not modelled by the surge peer` };
+            result = queue.deadLetter(
+              token,
+              stringOrUndefined(body['deadletter-reason']),
+              stringOrUndefined(body['deadletter-description']),
+              body['properties-to-modify'] as Record<string, unknown> | undefined,
+            );
+          } else
+            return { status: 501, condition: 'amqp:not-implemented', description: `disposition ${status} not modelled by the surge peer` };
           if (result === 'lock-lost') return lockLost;
           this.settleLinkDelivery(token, status === 'completed' ? outcomes.accepted() : outcomes.modified({}));
         }
@@ -528,7 +561,13 @@ class Peer implements ServiceBusPeer {
     const token = Buffer.from(delivery.tag as Buffer);
     this.count(`link:${kind}`);
     role.consumer.deliveries.delete(token.toString('hex'));
-    const state = delivery.remote_state as { error?: { condition?: string; description?: string; info?: Record<string, unknown> }; message_annotations?: Record<string, unknown>; undeliverable_here?: boolean } | undefined;
+    const state = delivery.remote_state as
+      | {
+          error?: { condition?: string; description?: string; info?: Record<string, unknown> };
+          message_annotations?: Record<string, unknown>;
+          undeliverable_here?: boolean;
+        }
+      | undefined;
     let result: SettleResult;
     switch (kind) {
       case 'accepted':
@@ -552,7 +591,14 @@ class Peer implements ServiceBusPeer {
     }
     if (result === 'ok') {
       // Echo the outcome, settled; a rejected outcome carries no error, which the SDK would read as a failed settle.
-      const outcome = kind === 'accepted' ? outcomes.accepted() : kind === 'rejected' ? outcomes.rejected({}) : kind === 'released' ? outcomes.released() : outcomes.modified({ undeliverable_here: state?.undeliverable_here ?? false });
+      const outcome =
+        kind === 'accepted'
+          ? outcomes.accepted()
+          : kind === 'rejected'
+            ? outcomes.rejected({})
+            : kind === 'released'
+              ? outcomes.released()
+              : outcomes.modified({ undeliverable_here: state?.undeliverable_here ?? false });
       settleFinally(delivery, outcome);
     } else {
       settleFinally(delivery, outcomes.rejected({ error: { condition: LOCK_LOST_CONDITION, description: LOCK_LOST_DESCRIPTION } }));
@@ -608,7 +654,10 @@ export interface ServiceBusPeerProcess {
  */
 export async function startServiceBusPeerProcess(options: Omit<ServiceBusPeerOptions, 'authorize'> = {}): Promise<ServiceBusPeerProcess> {
   const script = fileURLToPath(new URL('./peer-process.ts', import.meta.url));
-  const child = spawn(process.execPath, [script], { env: { ...process.env, SURGE_SB_PEER_OPTIONS: JSON.stringify(options) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, SURGE_SB_PEER_OPTIONS: JSON.stringify(options) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     child.once('error', reject);

@@ -1,1 +1,9 @@
-export { workMessages, spawnWorker, runPool, type WorkMessagesOptions, type WorkerProcess, type SpawnWorkerOptions, type LogLine } from './workers.ts';
+export {
+  workMessages,
+  spawnWorker,
+  runPool,
+  type WorkMessagesOptions,
+  type WorkerProcess,
+  type SpawnWorkerOptions,
+  type LogLine,
+} from './workers.ts';

@@ -9,7 +9,6 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { encodeWorkMessage, type WorkMessage, type WorkSpec } from '@surge/contracts';
-import type { OutgoingMessage } from '@surge/queue-adapters';
 
 export interface WorkMessagesOptions {
   loadId: string;
@@ -19,8 +18,8 @@ export interface WorkMessagesOptions {
   startSeq?: number;
 }
 
-/** Valid work messages and their queue form (transport id = message id). */
-export function workMessages(options: WorkMessagesOptions): { messages: WorkMessage[]; outgoing: OutgoingMessage[] } {
+/** Valid work messages and their queue form (transport id = message id), ready for a queue client's `send`. */
+export function workMessages(options: WorkMessagesOptions): { messages: WorkMessage[]; outgoing: { id: string; body: Uint8Array }[] } {
   const work: WorkSpec = { durationMs: 0, mode: 'wait', failureProbability: 0, ...options.work };
   const messages = Array.from({ length: options.count }, (_, i): WorkMessage => ({
     version: 1,
@@ -86,7 +85,11 @@ export function spawnWorker(options: SpawnWorkerOptions): WorkerProcess {
   const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' };
   const cache = options.compileCache === false ? {} : { NODE_COMPILE_CACHE: COMPILE_CACHE_DIR };
   const argv = [...(options.wrapper ?? []), process.execPath, options.script ?? 'src/main.ts'];
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: options.cwd, env: { ...base, ...cache, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: options.cwd,
+    env: { ...base, ...cache, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   live.add(child);
   const logs: LogLine[] = [];
   const waiters = new Set<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
@@ -134,7 +137,12 @@ export function spawnWorker(options: SpawnWorkerOptions): WorkerProcess {
         const waiter = { match, resolve };
         waiters.add(waiter);
         void exited.then(({ code, signal }) => {
-          if (waiters.delete(waiter)) reject(new Error(`worker exited (code ${code}, signal ${signal}) before the expected log line; stderr: ${stderr.trim().slice(-500)}`));
+          if (waiters.delete(waiter))
+            reject(
+              new Error(
+                `worker exited (code ${code}, signal ${signal}) before the expected log line; stderr: ${stderr.trim().slice(-500)}`,
+              ),
+            );
         });
       });
     },

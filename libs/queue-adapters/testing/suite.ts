@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createQueueClient, isQueueError, type Delivery, type QueueClient, type QueueConfig, type QueueDepth } from '@surge/queue-adapters';
+import { createQueueClient, isQueueError, type Delivery, type QueueClient, type QueueConfig, type QueueDepth } from '../src/index.ts';
 
 export interface ContractTarget {
   /** Backend name shown in test titles. */
@@ -18,7 +18,7 @@ export interface ContractTarget {
   config(queue: string, options: { maxDeliveries: number }): QueueConfig | Promise<QueueConfig>;
   /** Upper bound for a killed holder's message to be visible again (lease or lock time, plus slack). */
   redeliveryAfterDeathMs: number;
-  /** Messages in the back-pressure burst (the issue asks for 100,000). */
+  /** Messages in the back-pressure burst; 100,000 by requirement: far more than any socket buffer or prefetch window holds. */
   burst?: number;
   /** npm packages that creating and using this backend must never load (other backends' SDKs). */
   forbiddenModules?: readonly string[];
@@ -74,7 +74,11 @@ export function runQueueContractSuite(target: ContractTarget): void {
     async function sendN(c: QueueClient, n: number, batch = 100): Promise<string[]> {
       const ids: string[] = [];
       for (let i = 0; i < n; i += batch) {
-        const messages = Array.from({ length: Math.min(batch, n - i) }, (_, j) => ({ id: randomUUID(), body: body(i + j), properties: { seq: String(i + j) } }));
+        const messages = Array.from({ length: Math.min(batch, n - i) }, (_, j) => ({
+          id: randomUUID(),
+          body: body(i + j),
+          properties: { seq: String(i + j) },
+        }));
         await c.send(messages);
         ids.push(...messages.map((m) => m.id));
       }
@@ -251,7 +255,10 @@ export function runQueueContractSuite(target: ContractTarget): void {
     it('a consumer process killed with SIGKILL mid-message: the message is delivered again to another consumer', async () => {
       const { client: c, config } = await client();
       const [id] = await sendN(c, 1);
-      const child = spawn(process.execPath, [CHILD, 'hold'], { env: { ...process.env, SURGE_CONTRACT_CONFIG: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CHILD, 'hold'], {
+        env: { ...process.env, SURGE_CONTRACT_CONFIG: JSON.stringify(config) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       const held = await new Promise<string>((resolve, reject) => {
         let out = '';
@@ -284,7 +291,10 @@ export function runQueueContractSuite(target: ContractTarget): void {
       let peak = before;
       const batch = 500;
       for (let i = 0; i < burst; i += batch) {
-        const messages = Array.from({ length: Math.min(batch, burst - i) }, (_, j) => ({ id: randomUUID(), body: Buffer.from(`{"i":${i + j},"f":"${filler}"}`) }));
+        const messages = Array.from({ length: Math.min(batch, burst - i) }, (_, j) => ({
+          id: randomUUID(),
+          body: Buffer.from(`{"i":${i + j},"f":"${filler}"}`),
+        }));
         await c.send(messages);
         if (i % 10_000 === 0) peak = Math.max(peak, process.memoryUsage().rss);
       }
@@ -294,13 +304,13 @@ export function runQueueContractSuite(target: ContractTarget): void {
       await expectDepth(c, { ready: burst, inFlight: 0, deadLettered: 0 });
     }, 300_000);
 
-    it('loads only its own SDK: no other backend\'s client library', async () => {
+    it("loads only its own SDK: no other backend's client library", async () => {
       const { config } = await client();
       const { code, out } = await runChild('modules', config);
       expect(code).toBe(0);
       const modules = JSON.parse(/modules (.*)/.exec(out)?.[1] ?? 'null') as string[];
-      // The recorder works (it saw our own package), and the backend's own SDK is there when named.
-      expect(modules).toContain('@surge/queue-adapters');
+      // The recorder works (it saw @surge/core, which every backend imports by name), and the backend's own SDK is there when named.
+      expect(modules).toContain('@surge/core');
       for (const name of target.requiredModules ?? []) expect(modules).toContain(name);
       for (const name of target.forbiddenModules ?? []) expect(modules).not.toContain(name);
     }, 45_000);
@@ -317,7 +327,10 @@ export function runQueueContractSuite(target: ContractTarget): void {
 
 /** Runs the child in `mode` and waits for it to exit on its own (30 s at most, then SIGKILL → code null). */
 async function runChild(mode: string, config: QueueConfig): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [CHILD, mode], { env: { ...process.env, SURGE_CONTRACT_CONFIG: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CHILD, mode], {
+    env: { ...process.env, SURGE_CONTRACT_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { registerHooks } from 'node:module';
-import type { QueueConfig } from '@surge/queue-adapters';
+import type { QueueConfig } from '../src/index.ts';
 
 const mode = process.argv[2];
 // Records every package this process imports by name, so the suite can see which SDKs a backend loads.
@@ -15,11 +15,12 @@ const loaded = new Set<string>();
 registerHooks({
   resolve(specifier, context, nextResolve) {
     const bare = /^(?:@[^/.][^/]*\/)?[^/.:][^/:]*/.exec(specifier);
-    if (bare && !specifier.startsWith('node:')) loaded.add(specifier.startsWith('@') ? bare[0].split('/').slice(0, 2).join('/') : bare[0].split('/')[0]!);
+    if (bare && !specifier.startsWith('node:'))
+      loaded.add(specifier.startsWith('@') ? bare[0].split('/').slice(0, 2).join('/') : bare[0].split('/')[0]!);
     return nextResolve(specifier, context);
   },
 });
-const { createQueueClient } = await import('@surge/queue-adapters');
+const { createQueueClient } = await import('../src/index.ts');
 const config = JSON.parse(process.env['SURGE_CONTRACT_CONFIG'] ?? '{}') as QueueConfig;
 const client = await createQueueClient(config);
 
