@@ -283,7 +283,7 @@ export async function standinBase(options: { rebuild?: boolean } = {}): Promise<
         'bud',
         '--isolation',
         'chroot',
-        '--force-rm',
+        // no --force-rm: buildah 1.28 refuses it without --layers, and without layers no build container is kept anyway
         '--quiet',
         '--label',
         `org.opencontainers.image.description=stand-in for node:24-bookworm-slim (${SUITE} ${VARIANT}, node ${nodeVersion}, npm ${NPM_VERSION})`,

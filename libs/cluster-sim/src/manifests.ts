@@ -91,14 +91,6 @@ export function readWorkload(objects: readonly Doc[], source: string): SimWorklo
   const jobSpec = isDoc(sj['spec']) && isDoc(sj['spec']['jobTargetRef']) ? sj['spec']['jobTargetRef'] : {};
   const template = isDoc(jobSpec['template']) ? jobSpec['template'] : {};
   const podSpec = isDoc(template['spec']) ? template['spec'] : {};
-  const containers = Array.isArray(podSpec['containers']) ? podSpec['containers'].filter(isDoc) : [];
-  let cpu = 0;
-  let memory = 0;
-  for (const c of containers) {
-    const requests = isDoc(c['resources']) && isDoc(c['resources']['requests']) ? c['resources']['requests'] : {};
-    cpu += cpuMilli(requests['cpu']);
-    memory += memoryMiB(requests['memory']);
-  }
   const rules =
     isDoc(jobSpec['podFailurePolicy']) && Array.isArray(jobSpec['podFailurePolicy']['rules']) ? jobSpec['podFailurePolicy']['rules'] : [];
   const failJobExitCodes = rules.flatMap((r: unknown) =>
@@ -110,23 +102,9 @@ export function readWorkload(objects: readonly Doc[], source: string): SimWorklo
       ? r['onExitCodes']['values'].filter((v: unknown): v is number => typeof v === 'number')
       : [],
   );
-  const tolerations = (Array.isArray(podSpec['tolerations']) ? podSpec['tolerations'] : [])
-    .filter(isDoc)
-    .map((t) => `${String(t['key'] ?? '')}=${String(t['value'] ?? '')}:${String(t['effect'] ?? '')}`);
-  const nodeSelector = isDoc(podSpec['nodeSelector'])
-    ? Object.fromEntries(Object.entries(podSpec['nodeSelector']).map(([k, v]) => [k, String(v)]))
-    : {};
-  const grace = typeof podSpec['terminationGracePeriodSeconds'] === 'number' ? podSpec['terminationGracePeriodSeconds'] : 30;
   return {
     spec: parsed.spec,
-    pod: {
-      cpuMilli: cpu,
-      memoryMiB: memory,
-      terminationGraceSeconds: grace,
-      image: String(containers[0]?.['image'] ?? ''),
-      tolerations,
-      nodeSelector,
-    },
+    pod: podTemplate(podSpec),
     backoffLimit: typeof jobSpec['backoffLimit'] === 'number' ? jobSpec['backoffLimit'] : 6,
     failJobExitCodes: failJobExitCodes.length > 0 ? failJobExitCodes : [2],
     warnings: parsed.warnings,

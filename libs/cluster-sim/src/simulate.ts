@@ -92,20 +92,8 @@ export interface SimulationResult {
 
 type SimPhase = 'api' | 'queued' | 'pulling' | 'starting' | 'receiving' | 'working' | 'done';
 
-interface SimPod {
-  name: string;
-  workload: string;
-  phase: PodInfo['phase'];
-  terminating: boolean;
-  createdAt: number;
-  startedAt: number | undefined;
-  finishedAt: number | undefined;
-  exitCode: number | null | undefined;
-  signal: NodeJS.Signals | null | undefined;
-  pid: number | undefined;
-  node: string | undefined;
-  logFile: string | undefined;
-  ending: PodInfo['ending'];
+/** What the controllers see of a pod (`PodInfo`, mutable here), plus the model's own state. */
+interface SimPod extends Mutable<PodInfo> {
   sim: SimPhase;
   wait: WaitReason | undefined;
   nodeRef: SimNode | undefined;
@@ -118,6 +106,8 @@ interface SimPod {
   /** Deployment pods: consumer slots receiving or working (the others wait for a message). */
   busy: number;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 interface SimNode {
   readonly name: string;
