@@ -145,7 +145,9 @@ function checkRun(expect: ExpectStatic, run: Run, workloads: string[]): void {
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(decisions.length).toBeGreaterThan(2);
+  // At least one decision per workload; how many polls a run spans depends on how fast this machine drains it
+  // (an idle machine drains 2,000 messages in job mode within two 2 s polls).
+  expect(decisions.length).toBeGreaterThanOrEqual(workloads.length);
   for (const d of decisions) expect(d).toHaveProperty('reason');
   expect(run.stdout).toContain(`report: ${path.join(dir, 'report.html')}`);
 }
