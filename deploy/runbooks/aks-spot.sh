@@ -66,20 +66,7 @@ phase_up() {
 
   az_images producer worker-job exporter
 
-  ensure_namespace "$NS"
-  local token
-  token=$(generated_token producer-token)
-  secret "$token"
-  ensure_secret_from_files "$NS" surge-producer "token=$(secret_file producer-token "$token")"
-  ensure_secret_from_files "$NS" surge-servicebus \
-    "connection-string=$(secret_file servicebus-app "$SB_APP_CONN")" \
-    "manage-connection-string=$(secret_file servicebus-manage "$SB_MANAGE_CONN")"
-  ensure_secret_from_files "$NS" surge-storage "connection-string=$(secret_file storage "$ST_CONN")"
-
-  local rendered
-  rendered=$(render_overlay "$OVERLAY")
-  apply_rendered "$rendered"
-  rollout_wait "$NS" producer exporter
+  deploy_servicebus_overlay "$NS" "$OVERLAY" producer exporter
 }
 
 phase_load() {

@@ -650,6 +650,28 @@ az_storage() {
     az storage container-rm create -g "$RG" --storage-account "$ST" -n surge-results
 }
 
+# deploy_servicebus_overlay NS OVERLAY DEPLOYMENT… — the connection-string scenarios' common tail: the
+# producer token and the Service Bus and storage Secrets (from az_servicebus_sas / az_storage_connection),
+# then render → check → apply the overlay and wait for the named Deployments.
+deploy_servicebus_overlay() {
+  local ns=$1 overlay=$2
+  shift 2
+  ensure_namespace "$ns"
+  local token
+  token=$(generated_token producer-token)
+  secret "$token"
+  ensure_secret_from_files "$ns" surge-producer "token=$(secret_file producer-token "$token")"
+  ensure_secret_from_files "$ns" surge-servicebus \
+    "connection-string=$(secret_file servicebus-app "$SB_APP_CONN")" \
+    "manage-connection-string=$(secret_file servicebus-manage "$SB_MANAGE_CONN")"
+  ensure_secret_from_files "$ns" surge-storage "connection-string=$(secret_file storage "$ST_CONN")"
+
+  local rendered
+  rendered=$(render_overlay "$overlay")
+  apply_rendered "$rendered"
+  rollout_wait "$ns" "$@"
+}
+
 # az_storage_connection — ST_CONN (secret), for the connection-string overlays.
 az_storage_connection() {
   ST_CONN=$(query az storage account show-connection-string -g "$RG" -n "$ST" --query connectionString -o tsv)
